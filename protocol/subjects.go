@@ -88,6 +88,48 @@ var (
 	allDeviceKindsList = []string{kindDirective, kindSync, kindReport, kindEvent}
 )
 
+// Log subjects: where the controller appends its decision log and its admin
+// audit log, captured by JetStream streams. Devices never publish here.
+const (
+	decisionLogPrefix = SubjectRoot + ".log.decision."
+	auditLogPrefix    = SubjectRoot + ".log.audit."
+)
+
+// Wildcards of the log subjects.
+var (
+	AllDecisionLogSubjects = decisionLogPrefix + "*"
+	AllAuditLogSubjects    = auditLogPrefix + "*"
+)
+
+// DecisionLogSubject is where the decision-log entries of one device are
+// appended: "sluice.v1.log.decision.<device>".
+func DecisionLogSubject(deviceID string) (string, error) {
+	if err := ValidateDeviceID(deviceID); err != nil {
+		return "", err
+	}
+	return decisionLogPrefix + deviceID, nil
+}
+
+// MaxAuditKindLen is the longest object kind, in bytes, of an audit subject.
+const MaxAuditKindLen = 64
+
+// AuditLogSubject is where admin audit entries about one kind of object
+// ("policy", "release", "token", ...) are appended:
+// "sluice.v1.log.audit.<kind>". The kind is 1 to [MaxAuditKindLen] bytes of
+// lowercase letters, digits, '-' and '_'.
+func AuditLogSubject(kind string) (string, error) {
+	if kind == "" || len(kind) > MaxAuditKindLen {
+		return "", fmt.Errorf("protocol: audit kind %q: want 1 to %d bytes of lowercase letters, digits, '-' and '_'", kind, MaxAuditKindLen)
+	}
+	for i := 0; i < len(kind); i++ {
+		c := kind[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", fmt.Errorf("protocol: audit kind %q: has %q at byte %d; want lowercase letters, digits, '-' and '_'", kind, c, i)
+		}
+	}
+	return auditLogPrefix + kind, nil
+}
+
 // ParseDeviceSubject splits a device subject into the device id and its kind
 // ("directive", "sync", "report" or "event").
 func ParseDeviceSubject(subject string) (deviceID, kind string, err error) {
