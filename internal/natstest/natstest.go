@@ -32,10 +32,6 @@ func StartAt(t testing.TB, storeDir string) (*server.Server, string) {
 		StoreDir:   storeDir,
 		NoLog:      true,
 		NoSigs:     true,
-		// Keep test servers small: the defaults reserve a share of the
-		// machine's memory and disk.
-		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  1 << 30,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
