@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -143,7 +144,14 @@ func (r *DeviceReport) Validate() error {
 	if r.SDK < 0 {
 		return fmt.Errorf("protocol: report %s: sdk: %d is negative", r.DeviceID, r.SDK)
 	}
-	for pkg, app := range r.Apps {
+	// In sorted order, so that the first bad app reported is always the same.
+	pkgs := make([]string, 0, len(r.Apps))
+	for pkg := range r.Apps {
+		pkgs = append(pkgs, pkg)
+	}
+	sort.Strings(pkgs)
+	for _, pkg := range pkgs {
+		app := r.Apps[pkg]
 		if err := ValidatePackageName(pkg); err != nil {
 			return fmt.Errorf("protocol: report %s: apps: %w", r.DeviceID, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // SubjectRoot is the first tokens of every Sluice v1 subject.
@@ -43,6 +44,9 @@ func ValidateDeviceID(id string) error {
 		c := id[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == ':':
+		case c >= utf8.RuneSelf:
+			r, _ := utf8.DecodeRuneInString(id[i:])
+			return &DeviceIDError{ID: id, Reason: fmt.Sprintf("has %q at byte %d", r, i)}
 		default:
 			return &DeviceIDError{ID: id, Reason: fmt.Sprintf("has %q at byte %d", c, i)}
 		}
@@ -70,7 +74,7 @@ func deviceSubject(deviceID, kind string) (string, error) {
 func DirectiveSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindDirective) }
 
 // SyncSubject is where a device asks for its current directive
-// (request/reply, answered with an [Envelope] or a [SyncError]).
+// (request/reply, answered with a [SyncReply]).
 func SyncSubject(deviceID string) (string, error) { return deviceSubject(deviceID, kindSync) }
 
 // ReportSubject is where a device publishes its [DeviceReport].
