@@ -186,6 +186,27 @@ func TestParseForeground(t *testing.T) {
 	}
 }
 
+// Line shapes printed by ActivityTaskManagerService (Android 10+) and
+// PowerManagerService when asleep, written inline: no public capture of
+// them was found (see testdata/SOURCES.md).
+func TestParseShapesWithoutCapture(t *testing.T) {
+	if got := parseForeground([]byte("  ResumedActivity: ActivityRecord{3c5bd63 u0 com.example.pos/.MainActivity t42}\n")); got != "com.example.pos" {
+		t.Errorf("ResumedActivity: got %q, want com.example.pos", got)
+	}
+	if got := parseForeground([]byte("    topResumedActivity=ActivityRecord{3c5bd63 u0 com.example.pos/.MainActivity t42}\n")); got != "com.example.pos" {
+		t.Errorf("topResumedActivity: got %q, want com.example.pos", got)
+	}
+	if got := parsePower([]byte("Power Manager State:\n  mWakefulness=Asleep\n")); got != notInteractive {
+		t.Errorf("Asleep: got %v, want notInteractive", got)
+	}
+	if got := parsePower([]byte("Display Power: state=OFF\n")); got != notInteractive {
+		t.Errorf("Display Power OFF: got %v, want notInteractive", got)
+	}
+	if got := parseDeviceIdle([]byte("  mLightState=OVERRIDE mState=IDLE mLightState=OVERRIDE\n")); !got.deepIdle {
+		t.Errorf("mState=IDLE: deepIdle = false, want true")
+	}
+}
+
 func TestParsePackageDump(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
