@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the protocol version this package speaks.
@@ -197,6 +198,9 @@ func ValidatePackageName(pkg string) error {
 			if start {
 				return bad(fmt.Sprintf("has a segment starting with %q at byte %d", c, i))
 			}
+		case c >= utf8.RuneSelf:
+			r, _ := utf8.DecodeRuneInString(pkg[i:])
+			return bad(fmt.Sprintf("has %q at byte %d", r, i))
 		default:
 			return bad(fmt.Sprintf("has %q at byte %d", c, i))
 		}
