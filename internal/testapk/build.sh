@@ -23,8 +23,12 @@
 #   menu-5.1.0-large           com.example.menu  510 + a 3 MiB stored  key A (download demos)
 #                              (not deflated) incompressible asset
 #
-# apksigner signs with v1 (JAR), v2 and v3 when minSdk is below 24, and with
-# v2 and v3 only otherwise (its defaults); v4 .idsig files are not produced.
+# It also writes testdata/apksigner.txt, what `apksigner verify` says of each
+# file, which the tests compare with what package apk reads.
+#
+# apksigner signs every file with v1 (JAR), v2 and v3 (its defaults); v4
+# .idsig files are not produced. For the minSdk 34 variant `apksigner verify`
+# reports only v3, the one scheme devices at API 34 and later check.
 #
 # Determinism: aapt writes fixed zip timestamps, zipalign and apksigner add no
 # time-dependent data and RSA PKCS#1 v1.5 signatures are deterministic, so a
@@ -134,3 +138,12 @@ rm -f "$out"/*.apk
 mkdir -p "$out"
 mv "$work/out/"*.apk "$out/"
 (cd "$out" && sha256sum -- *.apk)
+
+# Record what apksigner, an independent verifier, says of each file; the
+# package's tests compare it with what package apk reads.
+mkdir -p "$here/testdata"
+for f in "$out"/*.apk; do
+	echo "== $(basename "$f")"
+	apksigner verify --print-certs -v "$f" |
+		grep -E '^(Verifies|DOES NOT VERIFY|Verified using v[123] scheme|Signer #[0-9]+ certificate SHA-256 digest)'
+done >"$here/testdata/apksigner.txt"
