@@ -7,8 +7,9 @@
 // URL the bytes came from, its ETag or Last-Modified validator, the expected
 // size, how many bytes are durable on disk and the SHA-256 state over
 // exactly those bytes). Both survive a cut connection and an agent restart:
-// the next [Downloader.Fetch] continues with "Range: bytes=N-" and
-// "If-Range", and only hashes the new bytes.
+// the next [Downloader.Fetch] hashes the bytes on disk again, checks them
+// against the recorded state (a partial damaged on disk starts over) and
+// continues with "Range: bytes=N-" and "If-Range".
 //
 // Fetch tries the artifact's URLs in order (primary first, then mirrors).
 // Connection errors, timeouts, 408, 429 and 5xx answers are retried on the

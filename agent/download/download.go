@@ -301,7 +301,7 @@ func (f *fetch) run(ctx context.Context) (Result, error) {
 		f.meter.done(f.a.Size, 0, "")
 		return Result{Path: f.dest}, nil
 	}
-	p, why, err := openPartial(f.d.cfg.Dir, f.key, f.a.Size)
+	p, why, err := openPartial(f.d.cfg.Dir, f.key, f.a.Size, f.buf)
 	if err != nil {
 		return Result{}, fmt.Errorf("download: %w", err)
 	}

@@ -219,7 +219,7 @@ func (e *env) reopen(t testing.TB, edit func(*Config)) *env {
 			edit(c)
 		}
 	})
-	e2.dest = e.dest
+	e2.dest, e2.dir = e.dest, e.dir
 	return e2
 }
 

@@ -32,7 +32,8 @@ type meta struct {
 	// Durable is how many bytes at the start of the partial file are synced.
 	Durable int64 `json:"durable"`
 	// HashState is the marshalled SHA-256 state over exactly the first
-	// Durable bytes.
+	// Durable bytes. On resume the bytes are hashed again and must agree
+	// with it: a partial damaged on disk starts over.
 	HashState []byte    `json:"hashState"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -62,7 +63,7 @@ func metaPath(dir, key string) string { return filepath.Join(dir, key+".json") }
 // describe this artifact starts the partial over from zero; so does a
 // partial file shorter than the metadata claims. Bytes past the durable
 // length (written after the last checkpoint) are cut off.
-func openPartial(dir, key string, size int64) (*partial, string, error) {
+func openPartial(dir, key string, size int64, buf []byte) (*partial, string, error) {
 	removeTemps(dir, key)
 	p := &partial{dir: dir, key: key, size: size, h: sha256.New()}
 	f, err := os.OpenFile(partPath(dir, key), os.O_RDWR|os.O_CREATE, 0o600)
@@ -70,7 +71,7 @@ func openPartial(dir, key string, size int64) (*partial, string, error) {
 		return nil, "", fmt.Errorf("open partial file: %w", err)
 	}
 	p.f = f
-	why := p.restore()
+	why := p.restore(buf)
 	if why != "" {
 		if err := p.reset(); err != nil {
 			f.Close()
@@ -86,9 +87,10 @@ func openPartial(dir, key string, size int64) (*partial, string, error) {
 	return p, "", nil
 }
 
-// restore loads the metadata into p. It returns why the partial cannot be
+// restore loads the metadata into p and re-hashes the durable bytes (with
+// buf as the read buffer). It returns why the partial cannot be
 // used, or "" when it can (including when there is no partial at all).
-func (p *partial) restore() string {
+func (p *partial) restore(buf []byte) string {
 	data, err := os.ReadFile(metaPath(p.dir, p.key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ""
@@ -117,8 +119,19 @@ func (p *partial) restore() string {
 	if st.Size() < m.Durable {
 		return fmt.Sprintf("partial file has %d bytes, metadata says %d are durable", st.Size(), m.Durable)
 	}
-	if err := p.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(m.HashState); err != nil {
+	// Re-hash the durable bytes: the file, not the metadata, is what will
+	// be installed. The recorded hash state must agree with it.
+	saved := sha256.New()
+	if err := saved.(encoding.BinaryUnmarshaler).UnmarshalBinary(m.HashState); err != nil {
 		return "hash state unusable: " + err.Error()
+	}
+	if _, err := io.CopyBuffer(p.h, io.NewSectionReader(p.f, 0, m.Durable), buf); err != nil {
+		p.h.Reset()
+		return "partial file unreadable: " + err.Error()
+	}
+	if got, want := hex.EncodeToString(p.h.Sum(nil)), hex.EncodeToString(saved.Sum(nil)); got != want {
+		p.h.Reset()
+		return fmt.Sprintf("partial file changed on disk: its %d bytes hash to %s, recorded %s", m.Durable, got, want)
 	}
 	p.offset = m.Durable
 	p.url, p.etag, p.lastMod = m.URL, m.ETag, m.LastModified
