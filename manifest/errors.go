@@ -1,0 +1,116 @@
+package manifest
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-mdm/sluice/policy"
+)
+
+// ErrInvalid is wrapped by every [*Error]: the manifests were read but are
+// not acceptable.
+var ErrInvalid = errors.New("manifest: invalid manifest")
+
+// Error is one problem of a load, located in its file and document and
+// attributed to one object where that is known. Err is usually a
+// *policy.FieldError whose Path starts at the document root
+// ("spec.mode", "metadata.name"), or the YAML parser's error.
+type Error struct {
+	Source Source
+	// Kind and Name identify the object, when the document got that far.
+	Kind string
+	Name string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Source.File != "" {
+		b.WriteString(e.Source.String())
+		b.WriteString(": ")
+	}
+	if e.Kind != "" {
+		b.WriteString(e.Kind)
+		if e.Name != "" {
+			b.WriteByte(' ')
+			b.WriteString(strconv.Quote(e.Name))
+		}
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid and the underlying error, so that both
+// errors.Is(err, ErrInvalid) and errors.As(err, &fieldErr) work.
+func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+
+// Errors lists the *Error values inside err (as returned by [Parse],
+// [LoadFiles] and [Set.Validate]), in order.
+func Errors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case nil:
+		case *Error:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// report collects the errors of one object (or document).
+type report struct {
+	src  Source
+	kind string
+	name string
+	errs *[]error
+}
+
+func (r *report) add(err error) {
+	*r.errs = append(*r.errs, &Error{Source: r.src, Kind: r.kind, Name: r.name, Err: err})
+}
+
+// field records a field error; see policy.FieldError for the wording.
+func (r *report) field(path, value, problem, allowed string) {
+	r.add(&policy.FieldError{Path: path, Value: value, Problem: problem, Allowed: allowed})
+}
+
+// fields records every field error in err, prefixing their paths; other
+// errors are recorded as they are.
+func (r *report) fields(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	fes := policy.FieldErrors(err)
+	if len(fes) == 0 {
+		r.add(err)
+		return
+	}
+	for _, fe := range fes {
+		c := *fe
+		c.Path = joinPath(prefix, c.Path)
+		r.add(&c)
+	}
+}
+
+func joinPath(prefix, path string) string {
+	switch {
+	case prefix == "":
+		return path
+	case path == "":
+		return prefix
+	case path[0] == '[':
+		return prefix + path
+	}
+	return prefix + "." + path
+}
