@@ -11,12 +11,23 @@ import (
 	"time"
 
 	"github.com/sluice-mdm/sluice/agent/platform"
+	"github.com/sluice-mdm/sluice/apk"
 	"github.com/sluice-mdm/sluice/protocol"
 )
 
 // SignerFunc returns the SHA-256 fingerprints (lowercase hex) of the
 // certificates that sign the APK at path, as verified for sdk.
 type SignerFunc func(path string, sdk int) ([]string, error)
+
+// APKSigners reads the fingerprints with apk.Inspect, verifying the
+// signature as a device on API level sdk would.
+func APKSigners(path string, sdk int) ([]string, error) {
+	info, err := apk.Inspect(path, sdk)
+	if err != nil {
+		return nil, err
+	}
+	return info.SignerSHA256, nil
+}
 
 // Config configures a [Platform].
 type Config struct {
@@ -26,7 +37,7 @@ type Config struct {
 	// space is reported as FreeStorage. Required.
 	DataDir string
 	// Signers reads signing-certificate fingerprints from an installed
-	// base.apk. Nil means installed apps are listed without fingerprints.
+	// base.apk; nil means [APKSigners] (package apk).
 	Signers SignerFunc
 	// Filter limits Installed to the packages it accepts (the apps the agent
 	// manages), saving a dumpsys per unmanaged package. Nil lists every
@@ -73,6 +84,9 @@ func New(cfg Config) (*Platform, error) {
 	}
 	if p.run == nil {
 		p.run = ExecRunner{}
+	}
+	if p.signers == nil {
+		p.signers = APKSigners
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -205,9 +219,6 @@ func (p *Platform) Installed(ctx context.Context) (map[string]protocol.Installed
 // signerFingerprints reads the installed base.apk's certificates once per
 // installed version.
 func (p *Platform) signerFingerprints(ctx context.Context, pkg string, d packageDetails, sdk int) []string {
-	if p.signers == nil {
-		return nil
-	}
 	key := signerKey{pkg: pkg, versionCode: d.VersionCode, updatedAt: d.UpdatedAt.Unix()}
 	p.mu.Lock()
 	fps, ok := p.signerC[key]

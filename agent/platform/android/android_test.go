@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sluice-mdm/sluice/agent/platform"
+	"github.com/sluice-mdm/sluice/internal/testapk"
 	"github.com/sluice-mdm/sluice/protocol"
 )
 
@@ -169,6 +170,27 @@ func TestInstalledWithoutReadableAPK(t *testing.T) {
 	}
 	if got["com.genymobile.gnirehtet"].SignerSHA256 != nil {
 		t.Errorf("SignerSHA256 = %v, want none when base.apk is unreadable", got["com.genymobile.gnirehtet"].SignerSHA256)
+	}
+}
+
+// TestInstalledReadsRealAPK lets the default APKSigners read a real signed
+// APK that "pm path" names.
+func TestInstalledReadsRealAPK(t *testing.T) {
+	answers := map[string][]byte{
+		"pm list packages --show-versioncode":      []byte("package:com.genymobile.gnirehtet versionCode:6\n"),
+		"getprop ro.build.version.sdk":             []byte("30\n"),
+		"getprop ro.build.version.release":         []byte("11\n"),
+		"getprop persist.sys.timezone":             []byte("Europe/Berlin\n"),
+		"dumpsys package com.genymobile.gnirehtet": readTestdata(t, "package_android9_gnirehtet.txt"),
+		"pm path com.genymobile.gnirehtet":         []byte("package:" + testapk.Path(t, "pos-1.0.0.apk") + "\n"),
+	}
+	p, _ := newTestPlatform(t, answers, nil)
+	got, err := p.Installed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{testapk.SignerA()}, got["com.genymobile.gnirehtet"].SignerSHA256); diff != "" {
+		t.Errorf("signers mismatch (-want +got):\n%s", diff)
 	}
 }
 

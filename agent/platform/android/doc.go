@@ -33,7 +33,7 @@
 //     the signing certificates, not their digests, so the SHA-256
 //     fingerprints are read from the APK itself: "pm path PKG" names
 //     base.apk, which is world-readable on Android, and the injected
-//     [Config.Signers] (apk.Inspect) reads its certificates. When base.apk
+//     [Config.Signers] ([APKSigners], apk.Inspect) reads its certificates. When base.apk
 //     cannot be read the app is listed without fingerprints.
 //   - install: "pm install -r [-d] PATH". "Success" is success; a
 //     "Failure [CODE: message]" answer becomes a platform.InstallError with
