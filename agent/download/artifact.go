@@ -45,6 +45,9 @@ func validateURL(raw string) error {
 	if err != nil {
 		return fmt.Errorf("an absolute http or https URL (%v)", err)
 	}
+	if u.Scheme == "" {
+		return fmt.Errorf("an absolute http or https URL")
+	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("an http or https URL, not scheme %q", u.Scheme)
 	}

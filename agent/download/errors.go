@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Failure codes carried by [Error.Code]. HTTP answers that end a download
@@ -42,10 +43,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.URL == "" {
-		return fmt.Sprintf("download: %s: %v", e.Code, e.Err)
+	cause := "unknown cause"
+	if e.Err != nil {
+		cause = strings.TrimPrefix(e.Err.Error(), "download: ")
 	}
-	return fmt.Sprintf("download: %s from %s: %v", e.Code, e.URL, e.Err)
+	if e.URL == "" {
+		return fmt.Sprintf("download: %s: %s", e.Code, cause)
+	}
+	return fmt.Sprintf("download: %s from %s: %s", e.Code, e.URL, cause)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
