@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/sluice-mdm/sluice/policy"
 )
 
 // maxNodes bounds the values one document may expand to, aliases included,
@@ -42,17 +44,18 @@ var timeType = reflect.TypeFor[time.Time]()
 type decoder struct {
 	r     *report
 	nodes int
+	// bad lists the paths of values that were reported and left out, so
+	// that validation does not report them a second time.
+	bad []string
 }
 
-// decode fills out (a pointer) from n, reporting problems under path. It
-// reports whether out was filled without problems. skip names top-level
-// fields of out's struct type that a manifest may not set, with the reason.
+// decode fills out (a pointer) from n, reporting problems under path.
+// Values with problems are left out (zero), so that the rest can still be
+// validated. It reports whether out could be filled at all. skip names
+// top-level fields of out's struct type that a manifest may not set, with
+// the reason.
 func (d *decoder) decode(n *yaml.Node, out any, path string, skip map[string]string) bool {
-	before := len(*d.r.errs)
 	v, _ := d.value(n, reflect.TypeOf(out).Elem(), path, skip)
-	if len(*d.r.errs) > before {
-		return false
-	}
 	data, err := json.Marshal(v)
 	if err == nil {
 		dec := json.NewDecoder(strings.NewReader(string(data)))
@@ -60,15 +63,51 @@ func (d *decoder) decode(n *yaml.Node, out any, path string, skip map[string]str
 		err = dec.Decode(out)
 	}
 	if err != nil {
-		d.r.field(path, "", "cannot be decoded: "+err.Error(), "")
+		d.fail(path, "", "cannot be decoded: "+err.Error(), "")
 		return false
 	}
 	return true
 }
 
-// bad reports a value of the wrong type or form.
-func (d *decoder) bad(n *yaml.Node, path, allowed string) {
-	d.r.field(path, describe(n), "", allowed)
+// fail reports a problem with the value at path, which is left out.
+func (d *decoder) fail(path, value, problem, allowed string) {
+	d.bad = append(d.bad, path)
+	d.r.field(path, value, problem, allowed)
+}
+
+// wrong reports a value of the wrong type or form.
+func (d *decoder) wrong(n *yaml.Node, path, allowed string) {
+	d.fail(path, describe(n), "", allowed)
+}
+
+// validated reports the field errors of a decoded object's validation,
+// with paths under prefix, except those about values already reported.
+func (d *decoder) validated(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	fes := policy.FieldErrors(err)
+	if len(fes) == 0 {
+		d.r.add(err)
+		return
+	}
+	for _, fe := range fes {
+		c := *fe
+		c.Path = joinPath(prefix, c.Path)
+		if !d.reported(c.Path) {
+			d.r.add(&c)
+		}
+	}
+}
+
+// reported says whether path, or a value holding it, was reported.
+func (d *decoder) reported(path string) bool {
+	for _, b := range d.bad {
+		if path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // describe renders a node as a FieldError value: quoted strings, bare
@@ -98,7 +137,7 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string, skip map[stri
 	d.nodes++
 	if d.nodes > maxNodes {
 		if d.nodes == maxNodes+1 {
-			d.r.field(path, "", fmt.Sprintf("expands to more than %d values", maxNodes), "a smaller document (check YAML aliases)")
+			d.fail(path, "", fmt.Sprintf("expands to more than %d values", maxNodes), "a smaller document (check YAML aliases)")
 		}
 		return nil, false
 	}
@@ -116,12 +155,12 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string, skip map[stri
 		return d.str(n, path)
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != tagBool {
-			d.bad(n, path, "a boolean (true or false)")
+			d.wrong(n, path, "a boolean (true or false)")
 			return nil, false
 		}
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			d.bad(n, path, "a boolean (true or false)")
+			d.wrong(n, path, "a boolean (true or false)")
 			return nil, false
 		}
 		return b, true
@@ -136,55 +175,75 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string, skip map[stri
 	case reflect.Struct:
 		return d.object(n, t, path, skip)
 	}
-	d.r.field(path, "", fmt.Sprintf("has a type (%s) manifests cannot hold", t), "")
+	d.fail(path, "", fmt.Sprintf("has a type (%s) manifests cannot hold", t), "")
 	return nil, false
 }
 
 func (d *decoder) str(n *yaml.Node, path string) (any, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.bad(n, path, "a string")
+		d.wrong(n, path, "a string")
 		return nil, false
 	}
 	switch n.ShortTag() {
 	case tagStr, tagInt, tagFloat, tagBool, tagTimestamp:
 		// A plain 5.1 or true meant for a string field is the text written.
 	default:
-		d.r.field(path, "", "has the YAML tag "+n.Tag, "a plain string")
+		d.fail(path, "", "has the YAML tag "+n.Tag, "a plain string")
 		return nil, false
 	}
 	if !utf8.ValidString(n.Value) {
-		d.r.field(path, strconv.Quote(n.Value), "is not valid UTF-8", "")
+		d.fail(path, strconv.Quote(n.Value), "is not valid UTF-8", "")
 		return nil, false
 	}
 	return n.Value, true
 }
 
 func (d *decoder) integer(n *yaml.Node, t reflect.Type, path string) (any, bool) {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != tagInt {
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == tagFloat {
-			d.bad(n, path, "a whole number")
-		} else {
-			d.bad(n, path, "a number")
-		}
+	tag := n.ShortTag()
+	outOfRange := func() (any, bool) {
+		d.fail(path, n.Value, "is out of range", fmt.Sprintf("a whole number that fits in %d bits", t.Bits()))
+		return nil, false
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && tag == tagFloat && isInteger(n.Value):
+		return outOfRange() // too large for an int64, so YAML read it as a float
+	case n.Kind == yaml.ScalarNode && tag == tagFloat:
+		d.wrong(n, path, "a whole number")
+		return nil, false
+	case n.Kind != yaml.ScalarNode || tag != tagInt:
+		d.wrong(n, path, "a number")
 		return nil, false
 	}
 	var i int64
 	if err := n.Decode(&i); err != nil || reflect.Zero(t).OverflowInt(i) {
-		d.r.field(path, n.Value, "is out of range", fmt.Sprintf("a whole number that fits in %d bits", t.Bits()))
-		return nil, false
+		return outOfRange()
 	}
 	return i, true
+}
+
+// isInteger reports whether s is an optionally signed run of digits.
+func isInteger(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decoder) float(n *yaml.Node, path string) (any, bool) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != tagInt && tag != tagFloat) {
-		d.bad(n, path, "a number")
+		d.wrong(n, path, "a number")
 		return nil, false
 	}
 	var f float64
 	if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		d.bad(n, path, "a finite number")
+		d.wrong(n, path, "a finite number")
 		return nil, false
 	}
 	return f, true
@@ -193,7 +252,7 @@ func (d *decoder) float(n *yaml.Node, path string) (any, bool) {
 func (d *decoder) time(n *yaml.Node, path string) (any, bool) {
 	tag := n.ShortTag()
 	if n.Kind != yaml.ScalarNode || (tag != tagStr && tag != tagTimestamp) {
-		d.bad(n, path, allowedTime)
+		d.wrong(n, path, allowedTime)
 		return nil, false
 	}
 	if t, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
@@ -202,13 +261,13 @@ func (d *decoder) time(n *yaml.Node, path string) (any, bool) {
 	if t, err := time.Parse(time.DateOnly, n.Value); err == nil {
 		return t.Format(time.RFC3339Nano), true
 	}
-	d.r.field(path, strconv.Quote(n.Value), "", allowedTime)
+	d.fail(path, strconv.Quote(n.Value), "", allowedTime)
 	return nil, false
 }
 
 func (d *decoder) list(n *yaml.Node, t reflect.Type, path string) (any, bool) {
 	if n.Kind != yaml.SequenceNode {
-		d.bad(n, path, "a list")
+		d.wrong(n, path, "a list")
 		return nil, false
 	}
 	if len(n.Content) == 0 {
@@ -239,13 +298,13 @@ func (d *decoder) keys(n *yaml.Node, path string, f func(key string, value *yaml
 			if k.ShortTag() == tagMerge {
 				what = "<<"
 			}
-			d.r.field(path, what, "is used as a key", "plain string keys (YAML merge keys are not supported)")
+			d.fail(path, what, "is used as a key", "plain string keys (YAML merge keys are not supported)")
 			ok = false
 			continue
 		}
 		keyPath := joinPath(path, k.Value)
 		if seen[k.Value] {
-			d.r.field(keyPath, "", "is given twice", "each field once")
+			d.fail(keyPath, "", "is given twice", "each field once")
 			ok = false
 			continue
 		}
@@ -259,7 +318,7 @@ func (d *decoder) keys(n *yaml.Node, path string, f func(key string, value *yaml
 
 func (d *decoder) mapping(n *yaml.Node, t reflect.Type, path string) (any, bool) {
 	if n.Kind != yaml.MappingNode {
-		d.bad(n, path, "a mapping")
+		d.wrong(n, path, "a mapping")
 		return nil, false
 	}
 	if len(n.Content) == 0 {
@@ -268,7 +327,7 @@ func (d *decoder) mapping(n *yaml.Node, t reflect.Type, path string) (any, bool)
 	out := make(map[string]any, len(n.Content)/2)
 	ok := d.keys(n, path, func(key string, v *yaml.Node, _ string) bool {
 		if !utf8.ValidString(key) {
-			d.r.field(path, strconv.Quote(key), "is not valid UTF-8", "")
+			d.fail(path, strconv.Quote(key), "is not valid UTF-8", "")
 			return false
 		}
 		val, good := d.value(v, t.Elem(), path+"["+key+"]", nil)
@@ -308,18 +367,18 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string, skip map[str
 	}
 	slices.Sort(names)
 	if n.Kind != yaml.MappingNode {
-		d.bad(n, path, "a mapping with fields "+strings.Join(names, ", "))
+		d.wrong(n, path, "a mapping with fields "+strings.Join(names, ", "))
 		return nil, false
 	}
 	out := make(map[string]any, len(n.Content)/2)
 	ok := d.keys(n, path, func(key string, v *yaml.Node, keyPath string) bool {
 		ft, known := fields[key]
 		if why, skipped := skip[key]; skipped {
-			d.r.field(keyPath, "", "cannot be set here: "+why, strings.Join(names, ", "))
+			d.fail(keyPath, "", "cannot be set here: "+why, strings.Join(names, ", "))
 			return false
 		}
 		if !known {
-			d.r.field(keyPath, "", "unknown field", strings.Join(names, ", "))
+			d.fail(keyPath, "", "unknown field", strings.Join(names, ", "))
 			return false
 		}
 		val, good := d.value(v, ft, keyPath, nil)

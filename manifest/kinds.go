@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -148,7 +149,7 @@ func decodeSpec(d *decoder, kind string, meta Meta, n *yaml.Node) object {
 	case policy.KindRelease:
 		var spec policy.Release
 		if d.decode(n, &spec, "spec", nil) {
-			r.fields("spec", spec.Validate())
+			d.validated("spec", spec.Validate())
 		}
 		if clean() {
 			return func(s *Set, meta Meta, src Source) {
@@ -158,7 +159,7 @@ func decodeSpec(d *decoder, kind string, meta Meta, n *yaml.Node) object {
 	case policy.KindUpdatePolicy:
 		var spec policy.UpdatePolicy
 		if d.decode(n, &spec, "spec", nil) {
-			r.fields("spec", spec.Validate())
+			d.validated("spec", spec.Validate())
 		}
 		if clean() {
 			return func(s *Set, meta Meta, src Source) {
@@ -193,7 +194,7 @@ func decodeSpec(d *decoder, kind string, meta Meta, n *yaml.Node) object {
 			spec.ID = meta.Name
 			for _, fe := range policy.FieldErrors(spec.Validate()) {
 				if fe.Path != "id" { // metadata.name was checked already
-					r.fields("spec", fe)
+					d.validated("spec", fe)
 				}
 			}
 			checkLabels(r, "spec.labels", spec.Labels)
@@ -271,10 +272,18 @@ func checkAssignment(r *report, spec assignmentSpec) {
 // messages.
 func checkRego(r *report, path, file, module string) {
 	const allowed = "a Rego module in package " + RulePackage
+	if strings.TrimSpace(module) == "" {
+		r.field(path, "", "is missing", allowed)
+		return
+	}
 	mod, err := ast.ParseModuleWithOpts(file, module, ast.ParserOptions{RegoVersion: ast.RegoV1})
 	var astErrs ast.Errors
+	var astErr *ast.Error
+	if errors.As(err, &astErr) {
+		astErrs = ast.Errors{astErr}
+	}
 	switch {
-	case errors.As(err, &astErrs):
+	case len(astErrs) > 0 || errors.As(err, &astErrs):
 		var parts []string
 		for _, e := range astErrs {
 			at := ""
@@ -289,7 +298,7 @@ func checkRego(r *report, path, file, module string) {
 	case mod == nil:
 		r.field(path, "", "is empty", allowed)
 	case mod.Package.Path.String() != "data."+RulePackage:
-		r.field(path, "", "declares "+strings.TrimPrefix(mod.Package.Path.String(), "data."), allowed)
+		r.field(path, "", "declares package "+strings.TrimPrefix(mod.Package.Path.String(), "data."), allowed)
 	}
 }
 
@@ -335,4 +344,27 @@ func where(src Source) string {
 		return ""
 	}
 	return " in " + src.String()
+}
+
+// specTypes are the Go types of each kind's spec.
+var specTypes = map[string]reflect.Type{
+	policy.KindRelease:      reflect.TypeFor[policy.Release](),
+	policy.KindUpdatePolicy: reflect.TypeFor[policy.UpdatePolicy](),
+	policy.KindDeviceGroup:  reflect.TypeFor[groupSpec](),
+	policy.KindAssignment:   reflect.TypeFor[assignmentSpec](),
+	policy.KindDevice:       reflect.TypeFor[policy.Device](),
+	policy.KindRule:         reflect.TypeFor[ruleSpec](),
+}
+
+// specFields lists the fields a kind's spec may set, sorted.
+func specFields(kind string) []string {
+	var names []string
+	for name := range jsonFields(specTypes[kind]) {
+		if _, skipped := deviceSkip[name]; kind == policy.KindDevice && skipped {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

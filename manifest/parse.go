@@ -135,6 +135,16 @@ var topFields = []string{"apiVersion", "kind", "metadata", "spec"}
 
 func parseDocument(s *Set, src Source, doc *yaml.Node, errs *[]error) {
 	r := &report{src: src, errs: errs}
+	start := len(*errs)
+	defer func() {
+		// Name the object in every error, also those found before its kind
+		// and name were known.
+		for _, err := range (*errs)[start:] {
+			if e, ok := err.(*Error); ok {
+				e.Kind, e.Name = r.kind, r.name
+			}
+		}
+	}()
 	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -190,7 +200,7 @@ func parseDocument(s *Set, src Source, doc *yaml.Node, errs *[]error) {
 		return
 	}
 	if env.spec == nil || isNull(env.spec) {
-		r.field("spec", "", "is missing", "a mapping")
+		r.field("spec", "", "is missing", "a mapping with fields "+strings.Join(specFields(kind), ", "))
 		return
 	}
 	obj := decodeSpec(d, kind, meta, env.spec)

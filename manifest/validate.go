@@ -142,7 +142,7 @@ func checkVersionCodes(merged *Set, own owned, errs *[]error) {
 		}
 		r := report{src: rel.Source, kind: policy.KindRelease, name: rel.Meta.Name, errs: errs}
 		r.field("spec.versionCode", strconv.FormatInt(rel.Spec.VersionCode, 10),
-			fmt.Sprintf("is already the versionCode of %s in Release %q%s", rel.Spec.App, prev.Meta.Name, inParens(prev.Source)),
+			fmt.Sprintf("is already used for %s by Release %q%s", rel.Spec.App, prev.Meta.Name, where(prev.Source)),
 			"one release per app and versionCode")
 	}
 }
@@ -166,8 +166,10 @@ func checkTies(merged *Set, own owned, policies, groups []string, errs *[]error)
 		specs[i] = g.Spec
 	}
 	byName := map[string]Assignment{}
+	order := map[string]int{}
 	var candidates []fleet.Assignment
-	for _, a := range merged.Assignments {
+	for i, a := range merged.Assignments {
+		order[a.Meta.Name] = i
 		if !slices.Contains(policies, a.Spec.Policy) || slices.ContainsFunc(a.Spec.Groups, func(g string) bool { return !slices.Contains(groups, g) }) {
 			continue // reported above
 		}
@@ -184,22 +186,18 @@ func checkTies(merged *Set, own owned, policies, groups []string, errs *[]error)
 			*errs = append(*errs, &Error{Err: fmt.Errorf("index assignments: %w", err)})
 			return
 		}
+		// Blame an assignment being validated over an existing one, and the
+		// later of two.
 		blamed, other := tie.Second, tie.First
-		if !own[policy.KindAssignment+"/"+blamed] && own[policy.KindAssignment+"/"+other] {
+		ownB, ownO := own[policy.KindAssignment+"/"+blamed], own[policy.KindAssignment+"/"+other]
+		if ownO && !ownB || ownO == ownB && order[other] > order[blamed] {
 			blamed, other = other, blamed
 		}
 		a, o := byName[blamed], byName[other]
 		r := report{src: a.Source, kind: policy.KindAssignment, name: blamed, errs: errs}
 		r.field("spec.priority", strconv.Itoa(tie.Priority),
-			fmt.Sprintf("ties with Assignment %q%s for app %s: %s", other, inParens(o.Source), tie.App, tie.Why),
+			fmt.Sprintf("ties with Assignment %q%s for app %s: %s", other, where(o.Source), tie.App, tie.Why),
 			fmt.Sprintf("a priority other than %d, or groups that cannot share a device", tie.Priority))
 		candidates = slices.DeleteFunc(candidates, func(c fleet.Assignment) bool { return c.Name == blamed })
 	}
-}
-
-func inParens(src Source) string {
-	if src.File == "" {
-		return ""
-	}
-	return " (" + src.String() + ")"
 }

@@ -1,0 +1,5 @@
+package sluice.rules
+
+deny contains msg if {
+	msg := 
+}

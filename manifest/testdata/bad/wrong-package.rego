@@ -1,0 +1,3 @@
+package sluice.custom
+
+deny contains "always"
