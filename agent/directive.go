@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-mdm/sluice/protocol"
+)
+
+const directiveFile = "directive.json"
+
+// storedDirective is the directive file: the last accepted envelope and its
+// sequence.
+type storedDirective struct {
+	Sequence uint64             `json:"sequence"`
+	Envelope *protocol.Envelope `json:"envelope"`
+}
+
+// loadDirective reads the stored directive and verifies its signature and
+// device, not its expiry (see the package documentation). It returns the
+// last accepted sequence even when the envelope no longer verifies, so that
+// replays stay refused.
+func (a *Agent) loadDirective() (*protocol.Directive, *protocol.Envelope, uint64, error) {
+	b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, directiveFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, 0, nil
+	}
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read stored directive: %w", err)
+	}
+	var sd storedDirective
+	if err := json.Unmarshal(b, &sd); err != nil {
+		return nil, nil, 0, fmt.Errorf("stored directive %s: %w", directiveFile, err)
+	}
+	payload, err := sd.Envelope.Verify(a.cfg.ControllerKeys...)
+	if err != nil {
+		return nil, nil, sd.Sequence, fmt.Errorf("stored directive: %w", err)
+	}
+	var d protocol.Directive
+	if err := json.Unmarshal(payload, &d); err != nil {
+		return nil, nil, sd.Sequence, fmt.Errorf("stored directive: %w", err)
+	}
+	if d.DeviceID != a.cfg.DeviceID {
+		return nil, nil, sd.Sequence, fmt.Errorf("stored directive: %w: for %q, this is %q", protocol.ErrWrongDevice, d.DeviceID, a.cfg.DeviceID)
+	}
+	return &d, sd.Envelope, max(sd.Sequence, d.Sequence), nil
+}
+
+func (a *Agent) saveDirective(env *protocol.Envelope, seq uint64) error {
+	b, err := json.Marshal(storedDirective{Sequence: seq, Envelope: env})
+	if err != nil {
+		return fmt.Errorf("encode directive: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(a.cfg.DataDir, directiveFile), b); err != nil {
+		return fmt.Errorf("store directive: %w", err)
+	}
+	return nil
+}
+
+// rejectReason is the short code of a refused directive.
+func rejectReason(err error) string {
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{protocol.ErrUnsigned, "UNSIGNED"}, {protocol.ErrUnknownKey, "UNKNOWN_KEY"},
+		{protocol.ErrBadSignature, "BAD_SIGNATURE"}, {protocol.ErrWrongDevice, "WRONG_DEVICE"},
+		{protocol.ErrReplayed, "REPLAYED"}, {protocol.ErrExpired, "EXPIRED"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return "MALFORMED"
+}
+
+// acceptEnvelope verifies env and makes it the enforced directive. source
+// is "sync" or "push", for logs. The same envelope again (a sync reply
+// repeating the current directive) is ignored without a refusal.
+func (a *Agent) acceptEnvelope(env *protocol.Envelope, source string) {
+	a.mu.Lock()
+	if a.env != nil && env != nil && bytes.Equal(a.env.Payload, env.Payload) && bytes.Equal(a.env.Signature, env.Signature) {
+		a.mu.Unlock()
+		return
+	}
+	d, err := protocol.OpenDirective(env, a.cfg.DeviceID, a.lastSeq, a.cfg.Now(), a.cfg.ControllerKeys...)
+	if err == nil {
+		if err = a.saveDirective(env, d.Sequence); err == nil {
+			a.directive, a.env, a.lastSeq = d, env, d.Sequence
+		}
+	}
+	a.mu.Unlock()
+	if err != nil {
+		a.reject(source, err)
+		return
+	}
+	a.log.Info("directive accepted", "source", source, "sequence", d.Sequence, "decisions", len(d.Decisions))
+	a.emit(AgentApp, protocol.EventDirectiveApplied, "", map[string]string{
+		protocol.ParamReason: fmt.Sprintf("sequence %d with %d decisions", d.Sequence, len(d.Decisions)),
+	})
+	a.wake()
+}
+
+// reject reports a refused directive.
+func (a *Agent) reject(source string, err error) {
+	code := rejectReason(err)
+	a.log.Warn("directive refused", "source", source, "reason", code, "err", err)
+	a.emit(AgentApp, protocol.EventDirectiveRejected, "", map[string]string{
+		protocol.ParamErrorCode: code,
+		protocol.ParamReason:    truncate(err.Error(), protocol.MaxParamLen),
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// writeFileAtomic writes b to path through a synced temporary file renamed
+// into place, then syncs the directory, so a crash leaves either the old or
+// the new content.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
