@@ -174,7 +174,12 @@ func jsonToNode(dec *json.Decoder) (*yaml.Node, error) {
 
 func strNode(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: tagStr, Value: s}
-	if strings.Contains(s, "\n") {
+	switch {
+	case strings.ContainsAny(s, "\r\u0085\u2028\u2029"):
+		// YAML line breaks other than LF would be written raw in any other
+		// style, and a document separator could end up on their line.
+		n.Style = yaml.DoubleQuotedStyle
+	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
 	}
 	return n
