@@ -123,25 +123,37 @@ func (f *fetch) attempt(ctx context.Context, p *partial, u string) attemptResult
 	return f.copyBody(ctx, actx, p, u, resp.Body, limit, timer)
 }
 
-// copyBody copies body into the partial until limit, hashing as it goes.
-// Bytes are gathered in the large buffer and written (and hashed) a
-// buffer at a time; whatever arrived before a failure is kept.
+// copyBody copies body into the partial until limit. Bytes are gathered
+// into large buffers; each full buffer is written to the file and then
+// hashed on the hasher's goroutine while the next one is read. Whatever
+// arrived before a failure is kept. On return the hash and p.offset agree
+// with the file.
 func (f *fetch) copyBody(ctx, actx context.Context, p *partial, u string, body io.Reader, limit int64, timer *time.Timer) attemptResult {
-	buf, n := f.buf, 0
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		err := p.write(buf[:n])
-		n = 0
-		return err
+	hs := startHasher(p.h, f.bufs)
+	written := p.offset // bytes in the file; hashed once hs drains
+	stop := func() {
+		hs.stop()
+		p.offset = written
 	}
+	// emit writes buf[:n] and queues it for hashing.
+	emit := func(b []byte) error {
+		if _, err := p.f.WriteAt(b, written); err != nil {
+			hs.put(b)
+			return fmt.Errorf("write partial file: %w", err)
+		}
+		written += int64(len(b))
+		hs.hash(b)
+		return nil
+	}
+	buf, n := hs.get(), 0
 	for {
 		k, rerr := body.Read(buf[n:])
 		if k > 0 {
 			timer.Reset(f.d.cfg.IdleTimeout)
 			f.res.Transferred += int64(k)
-			if got := p.offset + int64(n+k); got > limit {
+			if written+int64(n+k) > limit {
+				hs.put(buf)
+				stop()
 				if limit == p.size {
 					return result(outcomeDiscardNext, CodeSizeMismatch, u, fmt.Errorf("%w: server sent more than %d bytes", ErrSizeMismatch, p.size))
 				}
@@ -149,22 +161,34 @@ func (f *fetch) copyBody(ctx, actx context.Context, p *partial, u string, body i
 			}
 			n += k
 			if n == len(buf) {
-				if err := flush(); err != nil {
+				if err := emit(buf); err != nil {
+					stop()
 					return attemptResult{kind: outcomeLocal, local: localError(u, err)}
 				}
 				if f.d.cfg.Now().Sub(f.lastCheckpoint) >= checkpointEvery {
+					hs.drain()
+					p.offset = written
 					if err := f.checkpoint(p); err != nil {
+						stop()
 						return attemptResult{kind: outcomeLocal, local: err}
 					}
 				}
+				buf, n = hs.get(), 0
 			}
-			f.meter.update(p.offset+int64(n), p.size, f.res.Transferred, u)
+			f.meter.update(written+int64(n), p.size, f.res.Transferred, u)
 		}
 		if rerr == nil {
 			continue
 		}
-		if err := flush(); err != nil {
-			return attemptResult{kind: outcomeLocal, local: localError(u, err)}
+		var werr error
+		if n > 0 {
+			werr = emit(buf[:n])
+		} else {
+			hs.put(buf)
+		}
+		stop()
+		if werr != nil {
+			return attemptResult{kind: outcomeLocal, local: localError(u, werr)}
 		}
 		if rerr == io.EOF {
 			switch {

@@ -65,9 +65,11 @@ const (
 )
 
 const (
-	// bufferSize is the copy buffer: large enough that syscalls and hashing
-	// run in big blocks.
-	bufferSize = 512 << 10
+	// bufferSize and bufferCount size the copy buffers: large enough that
+	// syscalls and hashing run in big blocks, several so that hashing one
+	// overlaps with receiving the next.
+	bufferSize  = 256 << 10
+	bufferCount = 4
 	// checkpointEvery bounds how much transfer time a crash can lose.
 	checkpointEvery = 5 * time.Second
 	// minStorageMargin, plus 1/storageMarginDiv of the bytes to fetch, is
@@ -267,11 +269,21 @@ func (d *Downloader) Fetch(ctx context.Context, a protocol.Artifact, dest string
 	defer release()
 	f := &fetch{
 		d: d, a: a, key: key, dest: dest,
-		buf:   make([]byte, bufferSize),
+		bufs:  makeBuffers(),
 		meter: newMeter(progress, d.cfg.Now, d.cfg.ProgressEvery),
 		log:   d.log.With("sha256", key),
 	}
 	return f.run(ctx)
+}
+
+// makeBuffers allocates the copy buffers of one Fetch call in one block.
+func makeBuffers() [][]byte {
+	block := make([]byte, bufferSize*bufferCount)
+	bufs := make([][]byte, bufferCount)
+	for i := range bufs {
+		bufs[i] = block[i*bufferSize : (i+1)*bufferSize : (i+1)*bufferSize]
+	}
+	return bufs
 }
 
 // fetch is the state of one Fetch call.
@@ -280,7 +292,7 @@ type fetch struct {
 	a     protocol.Artifact
 	key   string
 	dest  string
-	buf   []byte
+	bufs  [][]byte // bufferCount copy buffers
 	meter *meter
 	log   *slog.Logger
 	res   Result
@@ -289,7 +301,7 @@ type fetch struct {
 }
 
 func (f *fetch) run(ctx context.Context) (Result, error) {
-	ok, err := verifyFile(f.dest, f.a.Size, f.key, f.buf)
+	ok, err := verifyFile(f.dest, f.a.Size, f.key, f.bufs[0])
 	if err != nil {
 		return Result{}, fmt.Errorf("download: %w", err)
 	}
@@ -301,7 +313,7 @@ func (f *fetch) run(ctx context.Context) (Result, error) {
 		f.meter.done(f.a.Size, 0, "")
 		return Result{Path: f.dest}, nil
 	}
-	p, why, err := openPartial(f.d.cfg.Dir, f.key, f.a.Size, f.buf)
+	p, why, err := openPartial(f.d.cfg.Dir, f.key, f.a.Size, f.bufs[0])
 	if err != nil {
 		return Result{}, fmt.Errorf("download: %w", err)
 	}

@@ -150,17 +150,6 @@ func (p *partial) reset() error {
 	return nil
 }
 
-// write appends b at the current offset and hashes it. The hash only
-// advances when the write succeeded, so offset and hash always agree.
-func (p *partial) write(b []byte) error {
-	if _, err := p.f.WriteAt(b, p.offset); err != nil {
-		return fmt.Errorf("write partial file: %w", err)
-	}
-	p.h.Write(b)
-	p.offset += int64(len(b))
-	return nil
-}
-
 // checkpoint syncs the partial file and then records its state in the
 // metadata file, atomically.
 func (p *partial) checkpoint(now time.Time) error {

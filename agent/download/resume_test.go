@@ -412,9 +412,11 @@ func TestFetchCompletePartialNeedsNoRequest(t *testing.T) {
 		t.Fatalf("openPartial: %v %q", err, why)
 	}
 	p.url = "http://127.0.0.1:1/gone.apk"
-	if err := p.write(data); err != nil {
+	if _, err := p.f.WriteAt(data, 0); err != nil {
 		t.Fatal(err)
 	}
+	p.h.Write(data)
+	p.offset = int64(len(data))
 	if err := p.checkpoint(time.Now()); err != nil {
 		t.Fatal(err)
 	}
