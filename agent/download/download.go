@@ -252,8 +252,10 @@ func (d *Downloader) Discard(a protocol.Artifact) error {
 //
 // Failures are *Error values (see the package documentation for the
 // codes), except invalid arguments (*ValidationError) and local file
-// system failures (wrapped errors). Cancelling ctx pauses: Fetch returns
-// promptly with CANCELLED and keeps the partial for the next call.
+// system failures (wrapped errors); the Result then still counts
+// Transferred and Attempts. Cancelling ctx pauses: Fetch returns promptly
+// with CANCELLED and keeps the partial for the next call. A partial with
+// no bytes is never kept.
 func (d *Downloader) Fetch(ctx context.Context, a protocol.Artifact, dest string, progress func(Progress)) (Result, error) {
 	key, err := validateArtifact(a)
 	if err != nil {
@@ -321,6 +323,19 @@ func (f *fetch) run(ctx context.Context) (Result, error) {
 	if why != "" {
 		f.log.Warn("download partial restarted", "reason", why)
 	}
+	res, err := f.resume(ctx, p)
+	if err != nil && p.offset == 0 {
+		// Nothing worth keeping: leave no empty partial behind.
+		if rerr := p.remove(); rerr != nil {
+			f.log.Warn("download cleanup failed", "err", rerr)
+		}
+	}
+	return res, err
+}
+
+// resume completes the partial p: at once when it is already complete,
+// otherwise by fetching the rest.
+func (f *fetch) resume(ctx context.Context, p *partial) (Result, error) {
 	f.lastCheckpoint = f.d.cfg.Now()
 	if p.offset == p.size {
 		if p.sum() == f.key {
@@ -329,11 +344,11 @@ func (f *fetch) run(ctx context.Context) (Result, error) {
 		}
 		f.log.Warn("download partial complete but corrupt, restarting", "url", p.url)
 		if err := p.reset(); err != nil {
-			return Result{}, fmt.Errorf("download: %w", err)
+			return f.res, fmt.Errorf("download: %w", err)
 		}
 	}
 	if err := f.checkSpace(p); err != nil {
-		return Result{}, err
+		return f.res, err
 	}
 	if p.offset > 0 {
 		f.log.Info("download resuming", "offset", p.offset, "size", p.size)
@@ -477,8 +492,12 @@ func (f *fetch) discard(p *partial) error {
 	return f.checkpoint(p)
 }
 
-// finish moves the verified partial to dest.
+// finish moves the verified partial to dest. It is made durable first, so
+// that if the move fails the next Fetch finds it complete.
 func (f *fetch) finish(p *partial) (Result, error) {
+	if err := f.checkpoint(p); err != nil {
+		return f.res, err
+	}
 	if err := p.commit(f.dest); err != nil {
 		return f.res, fmt.Errorf("download: %w", err)
 	}

@@ -66,7 +66,9 @@ func metaPath(dir, key string) string { return filepath.Join(dir, key+".json") }
 func openPartial(dir, key string, size int64, buf []byte) (*partial, string, error) {
 	removeTemps(dir, key)
 	p := &partial{dir: dir, key: key, size: size, h: sha256.New()}
-	f, err := os.OpenFile(partPath(dir, key), os.O_RDWR|os.O_CREATE, 0o600)
+	// Readable by all: the verified file becomes the APK an installer
+	// running as another user may need to read.
+	f, err := os.OpenFile(partPath(dir, key), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, "", fmt.Errorf("open partial file: %w", err)
 	}
@@ -186,12 +188,9 @@ func (p *partial) remove() error {
 // close closes the partial file, keeping it.
 func (p *partial) close() error { return p.f.Close() }
 
-// commit syncs the verified partial file, moves it to dest and removes the
+// commit moves the verified, synced partial file to dest and removes the
 // metadata. A dest on another file system is copied, then renamed.
 func (p *partial) commit(dest string) error {
-	if err := p.f.Sync(); err != nil {
-		return fmt.Errorf("sync partial file: %w", err)
-	}
 	if err := p.f.Close(); err != nil {
 		return fmt.Errorf("close partial file: %w", err)
 	}

@@ -1,12 +1,16 @@
 package download
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -434,4 +438,59 @@ func TestFetchCompletePartialNeedsNoRequest(t *testing.T) {
 	if diff := cmp.Diff([]string(nil), e2.files(t)); diff != "" {
 		t.Errorf("partial dir (-want +got):\n%s", diff)
 	}
+}
+
+func TestFetchKeepsVerifiedFileWhenMoveFails(t *testing.T) {
+	data := testData(150<<10, 34)
+	srv := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) { serve(w, r, data, "") })
+	a := artifactFor(data, srv.url("a.apk"))
+	e := newEnv(t, nil)
+	dest := filepath.Join(t.TempDir(), "missing", "app.apk")
+	if _, err := e.d.Fetch(t.Context(), a, dest, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Fetch into a missing directory: got %v, want fs.ErrNotExist", err)
+	}
+	if err := os.Mkdir(filepath.Dir(dest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.d.Fetch(t.Context(), a, dest, nil)
+	if err != nil {
+		t.Fatalf("second Fetch: %v", err)
+	}
+	want := Result{Path: dest, URL: srv.url("a.apk"), Resumed: true}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(1, len(srv.requests())); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	checkDest(t, dest, data)
+}
+
+func TestFetchNeverAcceptsContentEncoding(t *testing.T) {
+	data := testData(200<<10, 35)
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(data)
+	zw.Close()
+	var encodings []string
+	srv := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		encodings = append(encodings, r.Header.Get("Accept-Encoding"))
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(zipped.Bytes())
+			return
+		}
+		serve(w, r, data, "")
+	})
+	// A caller's client with Go's transparent decompression enabled.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	e := newEnv(t, func(c *Config) { c.Client = &http.Client{Transport: tr} })
+	if _, err := e.d.Fetch(t.Context(), artifactFor(data, srv.url("a.apk")), e.dest, nil); err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if diff := cmp.Diff([]string{"identity"}, encodings); diff != "" {
+		t.Errorf("Accept-Encoding sent (-want +got):\n%s", diff)
+	}
+	checkDest(t, e.dest, data)
 }
