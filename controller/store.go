@@ -218,7 +218,7 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	if _, err := s.createStream(ctx, n.Reports, protocol.AllReportSubjects, "device reports", cfg.Reports.withDefaults(DefaultReportLimits)); err != nil {
 		return nil, err
 	}
-	if _, err := s.createStream(ctx, n.Events, protocol.AllEventSubjects, "device update events", cfg.Events.withDefaults(DefaultEventLimits)); err != nil {
+	if _, err := s.createStream(ctx, n.Events, protocol.AllEventSubjects, "device update events", cfg.Events.withDefaults(DefaultEventLimits), protocol.AllAppEventSubjects); err != nil {
 		return nil, err
 	}
 	if s.decisions, err = s.createStream(ctx, n.Decisions, protocol.AllDecisionLogSubjects, "decision log", decisionLimits); err != nil {
@@ -251,11 +251,13 @@ func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, err
 	return s, nil
 }
 
-func (s *Store) createStream(ctx context.Context, name, subject, what string, l StreamLimits) (jetstream.Stream, error) {
+// extra subjects are captured too (the events stream also keeps the events
+// apps report over HTTP without a device id).
+func (s *Store) createStream(ctx context.Context, name, subject, what string, l StreamLimits, extra ...string) (jetstream.Stream, error) {
 	st, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        name,
 		Description: "sluice " + what,
-		Subjects:    []string{subject},
+		Subjects:    append([]string{subject}, extra...),
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      l.MaxAge,

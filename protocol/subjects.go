@@ -92,6 +92,24 @@ var (
 	allDeviceKindsList = []string{kindDirective, kindSync, kindReport, kindEvent}
 )
 
+// App events: events reported over the controller's HTTP event API by an
+// app that has no device id (an iOS app, or an app on a device without the
+// agent). They are captured by the same stream as device events.
+const appEventPrefix = SubjectRoot + ".appevent."
+
+// AllAppEventSubjects is the wildcard of every [AppEventSubject].
+var AllAppEventSubjects = appEventPrefix + ">"
+
+// AppEventSubject is where the controller stores the events of an app that
+// reported without a device id: "sluice.v1.appevent.<package>", one subject
+// token per segment of the package name ("sluice.v1.appevent.com.example.pos").
+func AppEventSubject(app string) (string, error) {
+	if err := ValidatePackageName(app); err != nil {
+		return "", fmt.Errorf("protocol: app event subject: %w", err)
+	}
+	return appEventPrefix + app, nil
+}
+
 // Log subjects: where the controller appends its decision log and its admin
 // audit log, captured by JetStream streams. Devices never publish here.
 const (
