@@ -84,6 +84,9 @@ func Encode(w io.Writer, s *Set, f Format) error {
 	ms := s.Manifests()
 	switch f {
 	case YAML:
+		if len(ms) == 0 {
+			return nil // the YAML encoder cannot close an empty stream
+		}
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
 		for _, m := range ms {
