@@ -101,10 +101,13 @@ func TestRoundTripTrickyValues(t *testing.T) {
 kind: UpdatePolicy
 metadata:
   name: pos-stable
-  annotations: {example.com/note: "yes", example.com/empty: "", example.com/tilde: "~"}
+  labels: {"true": "null", "no": "0x1F"}
+  annotations: {example.com/note: "yes", example.com/empty: "", example.com/tilde: "~",
+    example.com/long: "  two  spaces  between  words  of  a  long  value  that  goes  past  the  eighty  column  line  width  "}
 spec:
   app: com.example.pos
   channels: ["true", "null", "1e3", "0x1F", "010", "-1"]
+  effective: {start: "2025-05-02T09:00:00.123456789+02:00", end: 2026-01-01}
   prompt:
     text: "line one\n---\n  indented: value # not a comment\n\ttab and \"quotes\" \u00e9\u2028"
 ---

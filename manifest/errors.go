@@ -85,24 +85,6 @@ func (r *report) field(path, value, problem, allowed string) {
 	r.add(&policy.FieldError{Path: path, Value: value, Problem: problem, Allowed: allowed})
 }
 
-// fields records every field error in err, prefixing their paths; other
-// errors are recorded as they are.
-func (r *report) fields(prefix string, err error) {
-	if err == nil {
-		return
-	}
-	fes := policy.FieldErrors(err)
-	if len(fes) == 0 {
-		r.add(err)
-		return
-	}
-	for _, fe := range fes {
-		c := *fe
-		c.Path = joinPath(prefix, c.Path)
-		r.add(&c)
-	}
-}
-
 func joinPath(prefix, path string) string {
 	switch {
 	case prefix == "":

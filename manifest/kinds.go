@@ -72,8 +72,7 @@ func validName(s string) bool {
 
 // checkMeta validates metadata; knownKind says whether kind is one of
 // Kinds (the name rule depends on it).
-func checkMeta(r *report, kind string, knownKind bool, m Meta) bool {
-	before := len(*r.errs)
+func checkMeta(r *report, kind string, knownKind bool, m Meta) {
 	switch {
 	case m.Name == "":
 		r.field("metadata.name", "", "is missing", nameRule(kind))
@@ -95,7 +94,6 @@ func checkMeta(r *report, kind string, knownKind bool, m Meta) bool {
 			r.field(path, "", fmt.Sprintf("is %d characters long", n), fmt.Sprintf("at most %d characters", maxAnnotationValueLen))
 		}
 	}
-	return len(*r.errs) == before
 }
 
 func checkLabels(r *report, path string, labels map[string]string) {
@@ -256,14 +254,16 @@ func checkAssignment(r *report, spec assignmentSpec) {
 	if len(spec.Groups) == 0 {
 		r.field("spec.groups", "", "is missing", "a list of one or more DeviceGroup names")
 	}
+	seen := make(map[string]bool, len(spec.Groups))
 	for i, g := range spec.Groups {
 		path := fmt.Sprintf("spec.groups[%d]", i)
 		switch {
 		case !validName(g):
 			r.field(path, strconv.Quote(g), "", "the name of a DeviceGroup: "+allowedName)
-		case slices.Index(spec.Groups, g) < i:
+		case seen[g]:
 			r.field(path, strconv.Quote(g), "is listed twice", "each group once")
 		}
+		seen[g] = true
 	}
 }
 

@@ -158,7 +158,7 @@ func parseDocument(s *Set, src Source, doc *yaml.Node, errs *[]error) {
 	}
 	d := &decoder{r: r}
 	var env envelope
-	okTop := d.keys(root, "", func(key string, v *yaml.Node, keyPath string) bool {
+	d.keys(root, "", func(key string, v *yaml.Node, keyPath string) bool {
 		switch key {
 		case "apiVersion":
 			env.apiVersion = v
@@ -183,18 +183,15 @@ func parseDocument(s *Set, src Source, doc *yaml.Node, errs *[]error) {
 	if okKind {
 		r.kind = kind
 	}
-	apiVersion, okAPI := scalarField(r, env.apiVersion, "apiVersion", policy.APIVersion)
-	if okAPI && apiVersion != policy.APIVersion {
+	if apiVersion, ok := scalarField(r, env.apiVersion, "apiVersion", policy.APIVersion); ok && apiVersion != policy.APIVersion {
 		r.field("apiVersion", strconv.Quote(apiVersion), "", policy.APIVersion)
-		okAPI = false
 	}
 	var meta Meta
-	okMeta := false
 	if env.metadata == nil || isNull(env.metadata) {
 		r.field("metadata.name", "", "is missing", nameRule(kind))
 	} else if d.decode(env.metadata, &meta, "metadata", nil) {
 		r.name = meta.Name
-		okMeta = checkMeta(r, kind, okKind, meta)
+		checkMeta(r, kind, okKind, meta)
 	}
 	if !okKind {
 		return
@@ -204,8 +201,8 @@ func parseDocument(s *Set, src Source, doc *yaml.Node, errs *[]error) {
 		return
 	}
 	obj := decodeSpec(d, kind, meta, env.spec)
-	if obj == nil || !okTop || !okAPI || !okMeta {
-		return
+	if obj == nil || len(*errs) > start {
+		return // the document has problems, all reported
 	}
 	obj.addTo(s, meta, src)
 }

@@ -303,3 +303,23 @@ func mustParse(t *testing.T, name, data string) *Set {
 	}
 	return s
 }
+
+func TestValidateReportsEveryTie(t *testing.T) {
+	data := groupDoc + "---\n" + policyWithMode("default")
+	for _, name := range []string{"a1", "a2", "a3"} {
+		data += "---\napiVersion: sluice.dev/v1\nkind: Assignment\nmetadata: {name: " + name + "}\nspec: {policy: pos-stable, groups: [berlin], priority: 5}\n"
+	}
+	s := mustParse(t, "ties.yaml", data)
+	err := s.Validate()
+	var got []string
+	for _, e := range Errors(err) {
+		got = append(got, e.Name+": "+e.Err.Error())
+	}
+	want := []string{
+		`a2: spec.priority: 5 ties with Assignment "a1" in ties.yaml (document 3) for app com.example.pos: both include group "berlin"; allowed: a priority other than 5, or groups that cannot share a device`,
+		`a3: spec.priority: 5 ties with Assignment "a1" in ties.yaml (document 3) for app com.example.pos: both include group "berlin"; allowed: a priority other than 5, or groups that cannot share a device`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Validate ties mismatch (-want +got):\n%s", diff)
+	}
+}

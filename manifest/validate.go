@@ -11,8 +11,13 @@ import (
 	"github.com/sluice-mdm/sluice/policy"
 )
 
-// maxListedNames bounds the names an error lists as allowed.
-const maxListedNames = 10
+const (
+	// maxListedNames bounds the names an error lists as allowed.
+	maxListedNames = 10
+	// maxReportedTies bounds the ties reported, each of which costs an
+	// index build.
+	maxReportedTies = 20
+)
 
 // Validate checks the references between the set's objects, as if nothing
 // else existed: see [Set.ValidateAgainst].
@@ -176,9 +181,13 @@ func checkTies(merged *Set, own owned, policies, groups []string, errs *[]error)
 		byName[a.Meta.Name] = a
 		candidates = append(candidates, a.Spec)
 	}
-	for range len(candidates) + 1 {
+	for reported := 0; ; reported++ {
 		_, err := fleet.NewIndex(specs, candidates)
 		if err == nil {
+			return
+		}
+		if reported == maxReportedTies {
+			*errs = append(*errs, &Error{Err: fmt.Errorf("more assignments tie; %d are listed above", maxReportedTies)})
 			return
 		}
 		var tie *fleet.TieError
