@@ -84,7 +84,8 @@ client_problem := msg if {
 client_check := sluice.version.compare(input.device.agentVersion, spec.minClientVersion)
 
 # Rollout: the device takes part when its stable bucket (0..9999) is below
-# percent * 100. No rollout section means every device.
+# percent * 100, rounded to a whole bucket so that decimal percentages such
+# as 71.37 mean exactly 7137 buckets. No rollout section means every device.
 in_rollout if not spec.rollout
 
-in_rollout if input.rolloutBucket < spec.rollout.percent * 100
+in_rollout if input.rolloutBucket < round(spec.rollout.percent * 100)

@@ -1,14 +1,15 @@
 # Postponed mode: no automatic update for postponeDays (90 unless set) after
 # the app becomes out of date on the device.
 #
-# The clock starts at the first release newer than the installed version
-# that was published after the device last updated the app (installed.
-# updatedAt, or device.enrolledAt when the update time is unknown). When
-# every newer release is older than that moment (the device was already out
-# of date when it updated or enrolled), the clock starts at that moment.
-# When neither time is known, it starts at the first newer release. Later
-# releases never restart a running period; once the device updates,
-# updatedAt moves and the next release starts a new period.
+# The app becomes out of date when a release newer than the installed
+# version is available and the device has not updated since: at the first
+# newer release's publication, or at the device's last update of the app
+# (installed.updatedAt; device.enrolledAt when the update time is unknown)
+# if that came later, i.e. the device was already out of date when it
+# updated or enrolled. With neither time known, the first newer release
+# starts the clock. Later releases never restart a running period (only the
+# first newer release counts); once the device updates, updatedAt moves past
+# the releases it skipped and the next release starts a new period.
 package sluice.decision
 
 # Candidates strictly newer than the installed version.
@@ -21,15 +22,11 @@ reference_ns := time.parse_rfc3339_ns(installed.updatedAt) if {
 	input.device.enrolledAt
 }
 
-period_start := min(after) if {
-	after := [published_ns[i] | some i in newer; published_ns[i] > reference_ns]
-	count(after) > 0
-} else := t if {
-	count(newer) > 0
-	t := reference_ns
-} else := min([published_ns[i] | some i in newer]) if {
-	count(newer) > 0
-}
+period_start := max([first_newer_ns, reference_ns]) if {
+	reference_ns
+} else := first_newer_ns
+
+first_newer_ns := min([published_ns[i] | some i in newer])
 
 period_end := period_start + postpone_days * day_ns
 
