@@ -38,7 +38,11 @@ func release(name string, code int64, published time.Time, minSDK int) Release {
 var (
 	rel500 = release("5.0.0", 500, day(2025, time.March, 1), 21)
 	rel510 = release("5.1.0", 510, day(2025, time.May, 2), 24)
-	rel520 = func() Release { r := release("5.2.0-beta.1", 520, day(2025, time.May, 10), 24); r.Track = "beta"; return r }()
+	rel520 = func() Release {
+		r := release("5.2.0-beta.1", 520, day(2025, time.May, 10), 24)
+		r.Track = "beta"
+		return r
+	}()
 	rel530 = release("5.3.0", 530, day(2025, time.June, 1), 26) // published after testAt
 )
 
@@ -73,7 +77,9 @@ var (
 	testRef        = &protocol.PolicyRef{Name: testPolicy, Revision: 7}
 )
 
-func reasons(code, msg string) []protocol.Reason { return []protocol.Reason{{Code: code, Message: msg}} }
+func reasons(code, msg string) []protocol.Reason {
+	return []protocol.Reason{{Code: code, Message: msg}}
+}
 
 func timePtr(t time.Time) *time.Time { return &t }
 

@@ -90,7 +90,9 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "installed version inside the eligible constraint",
-			req:  func(r *Request) { r.Policy.Eligible = &Eligible{VersionName: ">=4.3.3, <=5.0.0", MinVersionCode: 433, MaxVersionCode: 500} },
+			req: func(r *Request) {
+				r.Policy.Eligible = &Eligible{VersionName: ">=4.3.3, <=5.0.0", MinVersionCode: 433, MaxVersionCode: 500}
+			},
 			want: Decision{Action: protocol.ActionInstall, Mode: protocol.ModeDefault, Policy: testRef, Target: target(rel510),
 				InstallType: "updateOnly", Constraints: allConstraints,
 				Reasons: reasons("UPDATE_AVAILABLE", "Version 5.1.0 (510) is available; "+wifiChargingIdle)},
@@ -323,7 +325,7 @@ func TestDecide(t *testing.T) {
 				r.Policy.Prompt = &PromptSpec{Closable: true, Text: "A new version is ready.", ForceAfter: "30d"}
 			},
 			want: Decision{Action: protocol.ActionPrompt, Mode: protocol.ModeDefault, Policy: testRef, Target: target(rel510), InstallType: "updateOnly",
-				Prompt: &protocol.Prompt{Closable: true, DailyFrequency: 1, Text: "A new version is ready.", Button: "updateApp", ForceAfter: timePtr(day(2025, time.June, 1))},
+				Prompt:  &protocol.Prompt{Closable: true, DailyFrequency: 1, Text: "A new version is ready.", Button: "updateApp", ForceAfter: timePtr(day(2025, time.June, 1))},
 				Reasons: reasons("UPDATE_AVAILABLE", "Version 5.1.0 (510) is available; the app asks the user to update, at most once a day, and the update becomes mandatory on 1 June 2025.")},
 		},
 		{
