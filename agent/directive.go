@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluice-mdm/sluice/protocol"
 )
@@ -87,6 +88,7 @@ func (a *Agent) acceptEnvelope(env *protocol.Envelope, source string) {
 		a.mu.Unlock()
 		return
 	}
+	old := a.directive
 	d, err := protocol.OpenDirective(env, a.cfg.DeviceID, a.lastSeq, a.cfg.Now(), a.cfg.ControllerKeys...)
 	if err == nil {
 		if err = a.saveDirective(env, d.Sequence); err == nil {
@@ -94,6 +96,9 @@ func (a *Agent) acceptEnvelope(env *protocol.Envelope, source string) {
 		}
 	}
 	a.mu.Unlock()
+	if err == nil {
+		a.prune(old, d)
+	}
 	if err != nil {
 		a.reject(source, err)
 		return
@@ -103,6 +108,45 @@ func (a *Agent) acceptEnvelope(env *protocol.Envelope, source string) {
 		protocol.ParamReason: fmt.Sprintf("sequence %d with %d decisions", d.Sequence, len(d.Decisions)),
 	})
 	a.wake()
+}
+
+// artifacts lists the artifacts of d's targets by SHA-256.
+func artifacts(d *protocol.Directive) map[string]protocol.Artifact {
+	m := map[string]protocol.Artifact{}
+	if d == nil {
+		return m
+	}
+	for _, dec := range d.Decisions {
+		if dec.Target != nil && dec.Target.Artifact != nil && dec.Target.Artifact.SHA256 != "" {
+			m[strings.ToLower(dec.Target.Artifact.SHA256)] = *dec.Target.Artifact
+		}
+	}
+	return m
+}
+
+// prune discards the partial downloads of artifacts old needed and cur no
+// longer does, and deletes kept APK files no decision of cur targets.
+func (a *Agent) prune(old, cur *protocol.Directive) {
+	keep := artifacts(cur)
+	for sha, art := range artifacts(old) {
+		if _, ok := keep[sha]; !ok {
+			if err := a.dl.Discard(art); err != nil {
+				a.log.Warn("discard old download", "sha256", sha, "err", err)
+			}
+		}
+	}
+	des, err := os.ReadDir(a.apkDir())
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		sha, ok := strings.CutSuffix(de.Name(), ".apk")
+		if _, kept := keep[strings.ToLower(sha)]; ok && !kept {
+			if err := os.Remove(filepath.Join(a.apkDir(), de.Name())); err != nil {
+				a.log.Warn("remove old apk", "file", de.Name(), "err", err)
+			}
+		}
+	}
 }
 
 // reject reports a refused directive.
