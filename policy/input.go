@@ -211,6 +211,9 @@ func (in *Input) Check() error {
 		}
 	}
 	for i, r := range in.Releases {
+		if r.PublishedAt.IsZero() {
+			return &InputError{Field: fmt.Sprintf("releases[%d].publishedAt", i), Value: "zero", Allowed: "the release's publication time"}
+		}
 		if err := checkTime(fmt.Sprintf("releases[%d].publishedAt", i), r.PublishedAt); err != nil {
 			return err
 		}
