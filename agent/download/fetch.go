@@ -226,14 +226,20 @@ func (f *fetch) discard(p *partial) error {
 	return f.checkpoint(p)
 }
 
-// finish moves the verified partial to dest. It is made durable first, so
-// that if the move fails the next Fetch finds it complete.
+// finish moves the verified partial to dest. If the move fails, the
+// partial is checkpointed complete, so the next Fetch only retries the
+// move.
 func (f *fetch) finish(p *partial) (Result, error) {
-	if err := f.checkpoint(p); err != nil {
-		return f.res, err
-	}
-	if err := p.commit(f.dest); err != nil {
+	if err := p.move(f.dest); err != nil {
+		if cerr := f.checkpoint(p); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 		return f.res, fmt.Errorf("download: %w", err)
+	}
+	if err := p.cleanup(f.dest); err != nil {
+		// dest holds the verified artifact; a stale metadata file is
+		// removed by the next Fetch or Discard.
+		f.log.Warn("download cleanup failed", "err", err)
 	}
 	f.res.Path = f.dest
 	f.log.Info("download complete", "url", f.res.URL, "dest", f.dest, "size", p.size,

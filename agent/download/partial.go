@@ -188,12 +188,12 @@ func (p *partial) remove() error {
 // close closes the partial file, keeping it.
 func (p *partial) close() error { return p.f.Close() }
 
-// commit moves the verified, synced partial file to dest and removes the
-// metadata. A dest on another file system is copied, then renamed.
-func (p *partial) commit(dest string) error {
-	if err := p.f.Close(); err != nil {
-		return fmt.Errorf("close partial file: %w", err)
-	}
+// move renames the verified partial file to dest; a dest on another file
+// system is copied, then renamed. The partial file stays open, so that if
+// the move fails it can still be checkpointed. Like curl or a browser, it
+// does not fsync the file: whoever uses dest verifies it again, and a power
+// cut before write-back costs a new download, never a wrong file.
+func (p *partial) move(dest string) error {
 	src := partPath(p.dir, p.key)
 	if err := os.Rename(src, dest); err != nil {
 		if !errors.Is(err, syscall.EXDEV) {
@@ -203,14 +203,20 @@ func (p *partial) commit(dest string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// cleanup closes the moved partial and removes its metadata.
+func (p *partial) cleanup(dest string) error {
+	p.f.Close()
 	if err := syncDir(filepath.Dir(dest)); err != nil {
 		return err
 	}
 	return removeFiles(p.dir, p.key)
 }
 
-// copyFile copies src to a temporary file next to dest, syncs it and
-// renames it to dest.
+// copyFile copies src to a temporary file next to dest and renames it to
+// dest.
 func copyFile(src, dest string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -222,9 +228,6 @@ func copyFile(src, dest string) error {
 		return fmt.Errorf("copy to %s: %w", dest, err)
 	}
 	_, cerr := io.Copy(tmp, in)
-	if cerr == nil {
-		cerr = tmp.Sync()
-	}
 	if err := tmp.Close(); cerr == nil {
 		cerr = err
 	}
