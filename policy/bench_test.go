@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/sluice-mdm/sluice/protocol"
 )
 
@@ -73,6 +75,62 @@ func BenchmarkDecide(b *testing.B) {
 	for b.Loop() {
 		if _, err := e.Decide(ctx, req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecideParallel(b *testing.B) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := benchRequest()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.Decide(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkDecideBaselineInput is the Go side alone: building the input
+// document, its ast.Value and its digest, without evaluating the Rego.
+func BenchmarkDecideBaselineInput(b *testing.B) {
+	req := benchRequest()
+	b.ReportAllocs()
+	for b.Loop() {
+		in, err := BuildInput(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = digest(in.value())
+	}
+}
+
+// BenchmarkDecideBaselineTrivialQuery is the floor of any OPA evaluation on
+// this machine: a prepared one-rule query with a pre-built ast input.
+func BenchmarkDecideBaselineTrivialQuery(b *testing.B) {
+	ctx := context.Background()
+	pq, err := rego.New(
+		rego.Query("data.trivial.result"),
+		rego.Module("trivial.rego", `package trivial
+
+result := {"action": "none", "reasons": [{"code": "NO_POLICY", "message": sprintf("No policy for %s.", [input.app])}]} if input.app != ""
+`),
+	).PrepareForEval(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := ast.NewObject(ast.Item(ast.StringTerm("app"), ast.StringTerm("com.example.pos")))
+	b.ReportAllocs()
+	for b.Loop() {
+		rs, err := pq.Eval(ctx, rego.EvalParsedInput(in))
+		if err != nil || len(rs) != 1 {
+			b.Fatal(rs, err)
 		}
 	}
 }
