@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/avast/apkparser"
@@ -167,12 +168,37 @@ func checkZip(f *os.File, size int64) error {
 		n, _ := f.ReadAt(head[:], 0)
 		return &failure{kind: ErrMalformed, reason: notZipReason(head[:n], size, err)}
 	}
+	hasManifest := false
 	for _, zf := range zr.File {
 		if zf.Name == manifestFile {
-			return nil
+			hasManifest = true
+		}
+		// The v1 verifier reads these whole into memory.
+		if isSignatureFile(zf.Name) && zf.UncompressedSize64 > maxSignatureFileSize {
+			return &failure{kind: ErrMalformed, reason: fmt.Sprintf("%s is %d bytes; at most %d are accepted", zf.Name, zf.UncompressedSize64, maxSignatureFileSize)}
 		}
 	}
-	return &failure{kind: ErrMalformed, reason: "the archive has no " + manifestFile}
+	if !hasManifest {
+		return &failure{kind: ErrMalformed, reason: "the archive has no " + manifestFile}
+	}
+	return nil
+}
+
+// maxSignatureFileSize bounds each JAR signature file; a real MANIFEST.MF
+// lists every entry of the APK in a few hundred bytes each.
+const maxSignatureFileSize = 64 << 20
+
+// isSignatureFile reports whether name is a file of a v1 (JAR) signature.
+func isSignatureFile(name string) bool {
+	if !strings.HasPrefix(name, "META-INF/") {
+		return false
+	}
+	for _, suffix := range []string{"/MANIFEST.MF", ".SF", ".RSA", ".DSA", ".EC"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // notZipReason says in one sentence what a file that is not a zip looks

@@ -1,6 +1,7 @@
 package apk
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -74,28 +75,107 @@ func (m *manifestReader) EncodeToken(t xml.Token) error {
 
 func (m *manifestReader) Flush() error { return nil }
 
-// readManifest parses AndroidManifest.xml from zr, resolving references
-// into resources.arsc when there is one. The error says what is wrong in
-// one phrase; the caller wraps it in ErrMalformed.
+// Size limits of the entries read into memory. Real manifests are well
+// under 1 MiB and resource tables a few tens of MiB at most.
+const (
+	maxManifestSize  = 16 << 20
+	maxResourcesSize = 64 << 20
+)
+
+// readManifest parses AndroidManifest.xml from zr. References into
+// resources.arsc are resolved only when a field Inspect reports is one.
+// The error says what is wrong in one phrase; the caller wraps it in
+// ErrMalformed.
 func readManifest(zr *apkparser.ZipReader) (man manifest, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s cannot be parsed (the parser failed: %v)", manifestFile, r)
 		}
 	}()
-	var mr manifestReader
-	// A missing or broken resources.arsc only leaves references
-	// unresolved; those are caught below where they matter.
-	_, perr := apkparser.ParseApkWithZip(zr, &mr)
-	switch {
-	case errors.Is(perr, apkparser.ErrPlainTextManifest):
+	data, err := readEntry(zr, manifestFile, maxManifestSize)
+	if err != nil {
+		return man, err
+	}
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n\ufeff"), []byte("<")) {
 		return man, fmt.Errorf("%s is plain-text XML, not the compiled binary XML of a built APK", manifestFile)
-	case perr != nil:
-		return man, fmt.Errorf("%s cannot be parsed (%v)", manifestFile, perr)
-	case !mr.seenRoot:
-		return man, fmt.Errorf("%s has no <manifest> root element", manifestFile)
+	}
+	if err := checkXML(data); err != nil {
+		return man, err
+	}
+	mr, err := parseManifestXML(data, nil)
+	if err != nil {
+		return man, err
+	}
+	if mr.hasReference() {
+		res, err := readResources(zr)
+		if err != nil {
+			return man, err
+		}
+		if mr, err = parseManifestXML(data, res); err != nil {
+			return man, err
+		}
 	}
 	return mr.manifest()
+}
+
+func parseManifestXML(data []byte, res *apkparser.ResourceTable) (*manifestReader, error) {
+	var mr manifestReader
+	err := apkparser.ParseXml(bytes.NewReader(data), &mr, res)
+	switch {
+	case errors.Is(err, apkparser.ErrPlainTextManifest):
+		return nil, fmt.Errorf("%s is plain-text XML, not the compiled binary XML of a built APK", manifestFile)
+	case err != nil:
+		return nil, fmt.Errorf("%s cannot be parsed (%s)", manifestFile, oneLine(err))
+	case !mr.seenRoot:
+		return nil, fmt.Errorf("%s has no <manifest> root element", manifestFile)
+	}
+	return &mr, nil
+}
+
+// hasReference reports whether a field Inspect reports is a resource
+// reference that only resources.arsc can resolve.
+func (m *manifestReader) hasReference() bool {
+	for _, v := range []string{m.versionCode, m.versionCodeMajor, m.versionName, m.minSDK, m.targetSDK} {
+		if strings.HasPrefix(v, "@") {
+			return true
+		}
+	}
+	return false
+}
+
+func readResources(zr *apkparser.ZipReader) (*apkparser.ResourceTable, error) {
+	const name = "resources.arsc"
+	data, err := readEntry(zr, name, maxResourcesSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s refers to resources: %w", manifestFile, err)
+	}
+	if err := checkTable(data); err != nil {
+		return nil, err
+	}
+	res, err := apkparser.ParseResourceTable(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be parsed (%s)", name, oneLine(err))
+	}
+	return res, nil
+}
+
+// readEntry reads the zip entry name, refusing one larger than limit.
+func readEntry(zr *apkparser.ZipReader, name string, limit int64) ([]byte, error) {
+	f := zr.File[name]
+	if f == nil {
+		return nil, fmt.Errorf("the archive has no %s", name)
+	}
+	if h := f.ZipHeader(); h != nil && h.UncompressedSize64 > uint64(limit) {
+		return nil, fmt.Errorf("%s is %d bytes; at most %d are accepted", name, h.UncompressedSize64, limit)
+	}
+	data, err := f.ReadAll(limit + 1)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be read (%s)", name, oneLine(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is more than %d bytes; at most %d are accepted", name, limit, limit)
+	}
+	return data, nil
 }
 
 func (m *manifestReader) manifest() (manifest, error) {
