@@ -22,8 +22,8 @@
 // file.
 //
 // The partial file is fsynced at checkpoints (every few seconds of
-// transfer and whenever an attempt ends), never per chunk, and the metadata
-// is rewritten only after that. The finished file is renamed into place
+// transfer and whenever an attempt is interrupted), never per chunk, and
+// the metadata is rewritten only after that. The finished file is renamed into place
 // without a further fsync: it is re-verified by whoever uses it, and by the
 // next Fetch, so a power cut can cost a download but never pass a wrong
 // file.
