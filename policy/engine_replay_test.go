@@ -112,7 +112,7 @@ func TestDecideConcurrently(t *testing.T) {
 	for name, req := range reqs {
 		want[name] = decide(t, e, req)
 	}
-	const workers, rounds = 8, 20
+	const workers, rounds = 8, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*len(reqs)*rounds)
 	for w := range workers {

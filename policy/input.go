@@ -214,8 +214,8 @@ func (in *Input) Check() error {
 		if r.PublishedAt.IsZero() {
 			return &InputError{Field: fmt.Sprintf("releases[%d].publishedAt", i), Value: "zero", Allowed: "the release's publication time"}
 		}
-		if err := checkTime(fmt.Sprintf("releases[%d].publishedAt", i), r.PublishedAt); err != nil {
-			return err
+		if r.PublishedAt.Before(minTime) || r.PublishedAt.After(maxTime) {
+			return checkTime(fmt.Sprintf("releases[%d].publishedAt", i), r.PublishedAt)
 		}
 		if i > 0 && compareReleases(in.Releases[i-1], r) > 0 {
 			return &InputError{

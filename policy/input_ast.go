@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -287,8 +286,7 @@ func appendCanonical(buf []byte, v ast.Value) []byte {
 		return buf
 	case ast.Object:
 		buf = binary.BigEndian.AppendUint32(append(buf, 'o'), uint32(v.Len()))
-		keys := v.Keys()
-		slices.SortFunc(keys, func(a, b *ast.Term) int { return a.Value.Compare(b.Value) })
+		keys := v.Keys() // sorted
 		for _, k := range keys {
 			buf = appendCanonical(buf, k.Value)
 			buf = appendCanonical(buf, v.Get(k).Value)
