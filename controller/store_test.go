@@ -42,7 +42,7 @@ func testStoreConfig(clock *testClock) StoreConfig {
 }
 
 // testCtx is a context bounded well below the package's time budget.
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -51,14 +51,14 @@ func testCtx(t *testing.T) context.Context {
 
 // newTestStore opens a store on a fresh embedded server and returns it
 // with its clock and client URL.
-func newTestStore(t *testing.T) (*Store, *testClock, string) {
+func newTestStore(t testing.TB) (*Store, *testClock, string) {
 	t.Helper()
 	_, url := natstest.Start(t)
 	clock := newTestClock()
 	return openTestStore(t, natstest.Connect(t, url), clock), clock, url
 }
 
-func openTestStore(t *testing.T, nc *nats.Conn, clock *testClock) *Store {
+func openTestStore(t testing.TB, nc *nats.Conn, clock *testClock) *Store {
 	t.Helper()
 	s, err := OpenStore(testCtx(t), nc, testStoreConfig(clock))
 	if err != nil {
