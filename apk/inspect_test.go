@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sluice-mdm/sluice/apk"
+	"github.com/sluice-mdm/sluice/internal/testapk"
 )
 
 // rsa2048 is the signer of the AOSP apksig fixtures (CN=rsa-2048), as
@@ -254,5 +255,23 @@ func TestInspectHashesWholeFile(t *testing.T) {
 	want := hashed{hex.EncodeToString(sum[:]), int64(len(data))}
 	if diff := cmp.Diff(want, hashed{info.SHA256, info.Size}); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestInspectResolvesReferences reads a versionName given as a reference
+// into resources.arsc.
+func TestInspectResolvesReferences(t *testing.T) {
+	const file = "testdata/resref-versionname.apk"
+	sha, size := fileHash(t, file)
+	want := &apk.Info{
+		Package: "com.example.resref", VersionCode: 71, VersionName: "7.1.0", MinSDK: 21, TargetSDK: 33,
+		SignerSHA256: []string{testapk.SignerA()}, Schemes: []int{1, 2, 3}, SHA256: sha, Size: size,
+	}
+	got, err := apk.Inspect(file, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Inspect (-want +got):\n%s", diff)
 	}
 }

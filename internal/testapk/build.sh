@@ -23,7 +23,9 @@
 #   menu-5.1.0-large           com.example.menu  510 + a 3 MiB stored  key A (download demos)
 #                              (not deflated) incompressible asset
 #
-# It also writes testdata/apksigner.txt, what `apksigner verify` says of each
+# It also writes ../../apk/testdata/resref-versionname.apk (com.example.resref
+# 7.1.0 (71), key A, whose versionName is a @string reference) for package
+# apk's tests, and testdata/apksigner.txt, what `apksigner verify` says of each
 # file, which the tests compare with what package apk reads.
 #
 # apksigner signs every file with v1 (JAR), v2 and v3 (its defaults); v4
@@ -133,6 +135,33 @@ build menu-5.1.0-large com.example.menu Menu 510 5.1.0 21 33 a large
 build kiosk-1.0.0 com.example.kiosk Kiosk 10 1.0.0 21 33 a
 build kiosk-2.0.0 com.example.kiosk Kiosk 20 2.0.0 21 33 a
 build kiosk-2.0.0-minsdk34 com.example.kiosk Kiosk 20 2.0.0 34 34 a
+
+# A fixture for package apk's own tests, outside the catalogue: its
+# versionName is a reference into resources.arsc, as plain aapt builds
+# allow, which package apk must resolve.
+dir="$work/src/resref"
+mkdir -p "$dir/res/values"
+cat >"$dir/AndroidManifest.xml" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<manifest xmlns:android="http://schemas.android.com/apk/res/android"
+    package="com.example.resref"
+    android:versionCode="71"
+    android:versionName="@string/version_name">
+    <uses-sdk android:minSdkVersion="21" android:targetSdkVersion="33" />
+    <application android:label="@string/app_name" android:hasCode="false" />
+</manifest>
+EOF
+cat >"$dir/res/values/strings.xml" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<resources>
+    <string name="app_name">ResRef</string>
+    <string name="version_name">7.1.0</string>
+</resources>
+EOF
+aapt package -f -M "$dir/AndroidManifest.xml" -S "$dir/res" -I "$framework" -F "$dir/unsigned.apk"
+zipalign -f -p 4 "$dir/unsigned.apk" "$dir/aligned.apk"
+apksigner sign --key "$keys/a.pk8" --cert "$keys/a.cert.pem" --v4-signing-enabled false \
+	--out "$here/../../apk/testdata/resref-versionname.apk" "$dir/aligned.apk"
 
 rm -f "$out"/*.apk
 mkdir -p "$out"
