@@ -76,6 +76,30 @@ func (n StoreNames) withDefaults() StoreNames {
 	return n
 }
 
+// check refuses names that JetStream does not accept or that two parts of
+// the store would share.
+func (n StoreNames) check() error {
+	seen := map[string]string{}
+	for _, f := range []struct{ what, name string }{
+		{"Releases", n.Releases}, {"Policies", n.Policies}, {"Groups", n.Groups}, {"Assignments", n.Assignments},
+		{"Rules", n.Rules}, {"Devices", n.Devices}, {"Directives", n.Directives}, {"Tokens", n.Tokens},
+		{"Meta", n.Meta}, {"DecisionIndex", n.DecisionIndex}, {"Reports", n.Reports}, {"Events", n.Events},
+		{"Decisions", n.Decisions}, {"Audit", n.Audit}, {"Artifacts", n.Artifacts},
+	} {
+		for i := 0; i < len(f.name); i++ {
+			c := f.name[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return &ValidationError{Kind: "store config", Field: "Names." + f.what, Value: f.name, Allowed: "letters, digits, '-' and '_'"}
+			}
+		}
+		if other, dup := seen[f.name]; dup {
+			return &ValidationError{Kind: "store config", Field: "Names." + f.what, Value: f.name, Allowed: "a name not already used by Names." + other}
+		}
+		seen[f.name] = f.what
+	}
+	return nil
+}
+
 // StreamLimits bound one stream. A zero field takes the stream's default;
 // a negative one means no limit.
 type StreamLimits struct {
@@ -164,13 +188,17 @@ type Store struct {
 // controller uses on nc. It is idempotent: each controller replica calls it
 // at start.
 func OpenStore(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
+	names := cfg.Names.withDefaults()
+	if err := names.check(); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("controller: open store: %w", err)
 	}
 	s := &Store{
 		js:       js,
-		names:    cfg.Names.withDefaults(),
+		names:    names,
 		replicas: cfg.Replicas,
 		now:      cfg.Now,
 		log:      cfg.Logger,

@@ -155,6 +155,29 @@ func TestOpenStoreDefaultLimits(t *testing.T) {
 	}
 }
 
+func TestOpenStoreRefusesBadNames(t *testing.T) {
+	_, url := natstest.Start(t)
+	nc := natstest.Connect(t, url)
+	tests := []struct {
+		name  string
+		names StoreNames
+		want  string
+	}{
+		{"shared bucket", StoreNames{Devices: "policies"},
+			`controller: store config: Names.Devices "policies" is not allowed; want a name not already used by Names.Policies`},
+		{"dot in name", StoreNames{Audit: "audit.log"},
+			`controller: store config: Names.Audit "audit.log" is not allowed; want letters, digits, '-' and '_'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := OpenStore(testCtx(t), nc, StoreConfig{Names: tt.names})
+			if diff := cmp.Diff(tt.want, errorText(err)); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestStoreErrorsMatchSentinels(t *testing.T) {
 	tests := []struct {
 		name string
