@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -77,7 +78,7 @@ func (s *Store) AppReleases(ctx context.Context, app string) ([]Record[policy.Re
 	}
 	out, err := s.releases.list(ctx, app+".*")
 	slices.SortFunc(out, func(a, b Record[policy.Release]) int {
-		return int(min(max(a.Value.VersionCode-b.Value.VersionCode, -1), 1))
+		return cmp.Compare(a.Value.VersionCode, b.Value.VersionCode)
 	})
 	return out, err
 }
