@@ -3,6 +3,7 @@ package download
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -393,4 +394,32 @@ func TestFetchSizeMismatch(t *testing.T) {
 			checkNoFile(t, e.dest)
 		})
 	}
+}
+
+func TestFetchConnectionRefusedUsesMirror(t *testing.T) {
+	data := testData(100<<10, 13)
+	// A port that was just free: nothing listens there any more.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String() + "/a.apk"
+	l.Close()
+	mirror := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) { serve(w, r, data, "") })
+	e := newEnv(t, func(c *Config) { c.MaxAttempts = 2 })
+	got, err := e.d.Fetch(t.Context(), artifactFor(data, dead, mirror.url("a.apk")), e.dest, nil)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	want := Result{Path: e.dest, URL: mirror.url("a.apk"), Transferred: int64(len(data)), Attempts: 3}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"NETWORK_ERROR " + dead, "NETWORK_ERROR " + dead}, e.log.failures(t)); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(1, e.sleep.count()); diff != "" {
+		t.Errorf("backoff waits (-want +got):\n%s", diff)
+	}
+	checkDest(t, e.dest, data)
 }
