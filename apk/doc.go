@@ -23,9 +23,17 @@
 // which matches the "Verified using vN scheme" lines of apksigner.
 //
 // Errors wrap [ErrMalformed], [ErrUnsigned] or [ErrBadSignature] and end
-// with one sentence saying why. Files are read with a bounded amount of
-// memory whatever their size: the whole-file SHA-256 is computed while the
-// signature is verified.
+// with one sentence saying why.
+//
+// # Cost
+//
+// The file is never loaded whole. Its SHA-256 is computed in a second
+// goroutine while the manifest is parsed and the signature verified (each
+// scheme checked reads the file once more). Only AndroidManifest.xml (at
+// most 16 MiB), resources.arsc (at most 64 MiB, and only when the manifest
+// refers into it) and the JAR signature files (at most 64 MiB each) are
+// read into memory, after their declared sizes are checked against what
+// the file holds: the parsers underneath allocate whatever a chunk claims.
 //
 // The package is a leaf (standard library, github.com/avast/apkverifier and
 // its manifest parser github.com/avast/apkparser) because the agent links
