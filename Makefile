@@ -21,7 +21,7 @@ unit:
 	$(GO) test -race -timeout 20m ./...
 
 # Each fuzz target runs for FUZZTIME; go test -fuzz takes one target at a time.
-FUZZ_TARGETS ?= ./fleet:FuzzParseSelector ./manifest:FuzzParse
+FUZZ_TARGETS ?= ./fleet:FuzzParseSelector ./manifest:FuzzParse ./apk:FuzzInspect
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
