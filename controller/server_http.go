@@ -1,29 +1,44 @@
 package controller
 
 import (
+	"fmt"
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"os"
+	"path/filepath"
 )
 
-// handler is the controller's HTTP interface: liveness, readiness and
-// Prometheus metrics.
+// artifactCacheDir is where, under the data dir, verified copies of
+// stored APKs are kept for Range requests; APKs being admitted wait in
+// "tmp".
+const artifactCacheDir = "artifact-cache"
+
+// handler is the controller's HTTP interface: the API (see API.md), which
+// also serves /artifacts, /healthz, /readyz and /metrics.
 func (s *Server) handler(store *Store, rec *Reconciler, metrics *Metrics, publicURL string) (http.Handler, error) {
-	_, _ = store, publicURL
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
+	artifacts, err := NewArtifactHandler(ArtifactHandlerConfig{
+		Source:   store,
+		CacheDir: filepath.Join(s.cfg.DataDir, artifactCacheDir),
+		Logger:   s.log,
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !rec.Ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: catalog loading or NATS disconnected\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(s.cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("controller: server: %w", err)
+	}
+	api, err := NewAPI(APIConfig{
+		Store:     store,
+		Decider:   rec,
+		Artifacts: artifacts,
+		Metrics:   metrics,
+		PublicURL: publicURL,
+		TempDir:   tmp,
+		Logger:    s.log,
+		Now:       s.cfg.Now,
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	return mux, nil
+	if err != nil {
+		return nil, err
+	}
+	return api.Handler(), nil
 }
