@@ -72,6 +72,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 invalid input, 4 not found,
 	})
 	root.AddCommand(
 		newEvalCommand(),
+		newServerCommand(),
 		newVersionCommand(),
 	)
 	return root
