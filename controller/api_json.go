@@ -50,7 +50,9 @@ func badParam(name, value, allowed string) error {
 func userMessage(err error) string {
 	msg := err.Error()
 	for _, p := range []string{"controller: ", "policy: ", "manifest: "} {
-		msg = strings.TrimPrefix(msg, p)
+		if rest, ok := strings.CutPrefix(msg, p); ok {
+			return rest
+		}
 	}
 	return msg
 }
