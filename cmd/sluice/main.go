@@ -74,6 +74,14 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 invalid input, 4 not found,
 		newEvalCommand(),
 		newServerCommand(),
 		newVersionCommand(),
+		newApplyCommand(),
+		newGetCommand(),
+		newDeleteCommand(),
+		newExplainCommand(),
+		newAuditCommand(),
+		newTokenCommand(),
+		newReleaseCommand(),
+		newRolloutCommand(),
 	)
 	return root
 }
