@@ -118,6 +118,8 @@ func TestApplyRefusals(t *testing.T) {
 			want{Status: 400, Error: `parameter dryRun: "maybe" is not allowed; want true or false`}},
 		{"unknown parameter", RoleOperator, "?force=1", "application/yaml", posPolicyYAML,
 			want{Status: 400, Error: "parameter force is not known; want one of dryRun, file"}},
+		{"too large", RoleOperator, "", "application/yaml", posPolicyYAML + "# " + strings.Repeat("x", 5<<20) + "\n",
+			want{Status: 413, Error: "the request body is larger than the 4194304 bytes allowed"}},
 		{"empty body", RoleOperator, "", "application/yaml", "",
 			want{Status: 400, Error: "the body holds no manifests; want one or more YAML or JSON documents with apiVersion sluice.dev/v1"}},
 		{"invalid field", RoleOperator, "?file=policy.yaml", "application/yaml", strings.Replace(posPolicyYAML, "highPriority", "fast", 1),

@@ -30,9 +30,9 @@ func TestGetListAndDeleteObjects(t *testing.T) {
 
 	var group struct {
 		Kind, Name, UpdatedBy string
-		Revision             uint64
-		UpdatedAt            time.Time
-		Spec                 map[string]any
+		Revision              uint64
+		UpdatedAt             time.Time
+		Spec                  map[string]any
 	}
 	h.decode(h.as(RoleOperator, "GET", "/api/v1/groups/berlin", "", nil), 200, &group)
 	want := map[string]any{"selector": "store=berlin-01"}

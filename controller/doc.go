@@ -21,6 +21,16 @@
 //   - An object store holding uploaded APKs by SHA-256, served over HTTP by
 //     [ArtifactHandler] with Range requests from a verified local cache.
 //
+// # HTTP
+//
+// [API] is the HTTP interface (the contract is API.md next to this file):
+// admin routes under /api/v1 behind bearer tokens with roles (auditor,
+// operator, admin, superadmin; [Roles]), every change and every denial in
+// the admin audit log; release admission, which downloads or receives an
+// APK and reads the release from the file itself; the app-facing version
+// check, prompt configuration and event report, rate limited per client
+// address; artifacts, health, readiness and metrics.
+//
 // # NATS
 //
 // By default the controller runs its own NATS server with JetStream
