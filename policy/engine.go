@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // regoFS holds the decision modules (package sluice.decision) and their
@@ -20,9 +19,6 @@ import (
 //
 //go:embed rego/*.rego
 var regoFS embed.FS
-
-// decisionQuery is the document the engine evaluates.
-const decisionQuery = "data.sluice.decision.decision"
 
 // rulesPackage is the package of admins' extension modules.
 var rulesPackage = ast.MustParseRef("data.sluice.rules")
@@ -43,7 +39,7 @@ type Config struct {
 // the configured extension rules, compiled once by [NewEngine]. It is safe
 // for concurrent use.
 type Engine struct {
-	query rego.PreparedEvalQuery
+	query *query
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -85,16 +81,9 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []func(*rego.Rego){
-		rego.Query(decisionQuery),
-		rego.Capabilities(deterministicCapabilities()),
-		rego.SetRegoVersion(ast.RegoV1),
-		// Hand the result over as the AST term: engine_result.go reads it
-		// directly, without a detour through map[string]any.
-		rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
-	}
+	all := make(map[string]*ast.Module, len(modules)+len(cfg.Rules))
 	for _, m := range modules {
-		opts = append(opts, rego.ParsedModule(m))
+		all[m.Package.Location.File] = m
 	}
 	rules := make(map[string]bool, len(cfg.Rules))
 	for _, r := range cfg.Rules {
@@ -106,12 +95,9 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, &RuleError{Name: r.Name, Err: errors.New("another rule has the same name")}
 		}
 		rules[r.Name] = true
-		opts = append(opts, rego.ParsedModule(m))
+		all[r.Name] = m
 	}
-	for _, b := range versionBuiltins() {
-		opts = append(opts, b.option)
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	q, err := newQuery(ctx, all)
 	if err != nil {
 		var errs ast.Errors
 		if errors.As(err, &errs) {
@@ -123,7 +109,7 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("policy: compile decision modules: %w", err)
 	}
-	e.query = pq
+	e.query = q
 	return e, nil
 }
 
@@ -222,16 +208,9 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 
 func (e *Engine) evaluate(ctx context.Context, in *Input) (Decision, error) {
 	v := in.value()
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalTime(in.At))
+	term, err := e.query.eval(ctx, v, in.At)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s on %s: %w", in.App, in.Device.ID, err)
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return Decision{}, fmt.Errorf("evaluate %s on %s: %w", in.App, in.Device.ID, ErrNoDecision)
-	}
-	term, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		return Decision{}, fmt.Errorf("evaluate %s on %s: result is a %T, not a Rego term", in.App, in.Device.ID, rs[0].Expressions[0].Value)
 	}
 	d, err := decisionFrom(term.Value, in)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
 )
 
@@ -35,6 +36,26 @@ const (
 type versionBuiltin struct {
 	decl   *rego.Function
 	option func(*rego.Rego)
+	fn     rego.Builtin2
+}
+
+// astBuiltin is the declaration the compiler type-checks calls against.
+func (b versionBuiltin) astBuiltin() *ast.Builtin {
+	return &ast.Builtin{Name: b.decl.Name, Description: b.decl.Description, Decl: b.decl.Decl}
+}
+
+// topdownBuiltin is the implementation the evaluator calls.
+func (b versionBuiltin) topdownBuiltin() *topdown.Builtin {
+	return &topdown.Builtin{
+		Decl: b.astBuiltin(),
+		Func: func(bctx topdown.BuiltinContext, operands []*ast.Term, iter func(*ast.Term) error) error {
+			t, err := b.fn(bctx, operands[0], operands[1])
+			if err != nil {
+				return &topdown.Error{Code: topdown.BuiltinErr, Message: err.Error(), Location: bctx.Location}
+			}
+			return iter(t)
+		},
+	}
 }
 
 var (
@@ -66,9 +87,9 @@ func versionBuiltins() []versionBuiltin {
 		Decl:        types.NewFunction(types.Args(types.Named("version", types.S), types.Named("list", types.NewArray(nil, types.A))), types.B),
 	}
 	return []versionBuiltin{
-		{decl: satisfies, option: rego.Function2(satisfies, satisfiesBuiltin)},
-		{decl: compare, option: rego.Function2(compare, compareBuiltin)},
-		{decl: listed, option: rego.Function2(listed, listedBuiltin)},
+		{decl: satisfies, option: rego.Function2(satisfies, satisfiesBuiltin), fn: satisfiesBuiltin},
+		{decl: compare, option: rego.Function2(compare, compareBuiltin), fn: compareBuiltin},
+		{decl: listed, option: rego.Function2(listed, listedBuiltin), fn: listedBuiltin},
 	}
 }
 
