@@ -40,8 +40,6 @@ type ApplyObject struct {
 	Revision uint64 `json:"revision"`
 }
 
-var manifestTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "application/json"}
-
 // stored is the desired state as stored: a manifest set (for validation
 // against it) and each object's revision.
 type stored struct {
@@ -131,18 +129,11 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) error {
 			return badParam("dryRun", v, "true or false")
 		}
 	}
-	file := q["file"]
+	file, named := q["file"]
 	if file == "" {
 		file = "request"
 	}
-	if _, err := checkContentType(r, manifestTypes...); err != nil {
-		return err
-	}
-	data, err := readBody(w, r, a.maxBody)
-	if err != nil {
-		return err
-	}
-	set, err := manifest.Parse(file, data)
+	set, err := a.readManifests(w, r, file, named)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"fmt"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -110,10 +113,10 @@ func TestApplyRefusals(t *testing.T) {
 		body        string
 		want        want
 	}{
-		{"wrong content type", RoleOperator, "", "text/plain", posPolicyYAML,
-			want{Status: 415, Error: `content type "text/plain" is not accepted here; want application/yaml, application/x-yaml, text/yaml, application/json`}},
+		{"wrong content type", RoleOperator, "", "text/csv", posPolicyYAML,
+			want{Status: 415, Error: `content type "text/csv" is not accepted here; want application/yaml, application/x-yaml, text/yaml, application/json, text/plain, or multipart/form-data with one part per file`}},
 		{"no content type", RoleOperator, "", "", posPolicyYAML,
-			want{Status: 415, Error: `content type "" is not accepted here; want application/yaml, application/x-yaml, text/yaml, application/json`}},
+			want{Status: 415, Error: `content type "" is not accepted here; want application/yaml, application/x-yaml, text/yaml, application/json, text/plain, or multipart/form-data with one part per file`}},
 		{"bad dryRun", RoleOperator, "?dryRun=maybe", "application/yaml", posPolicyYAML,
 			want{Status: 400, Error: `parameter dryRun: "maybe" is not allowed; want true or false`}},
 		{"unknown parameter", RoleOperator, "?force=1", "application/yaml", posPolicyYAML,
@@ -291,5 +294,88 @@ func TestApplyConflictLosesCleanly(t *testing.T) {
 	wantErr := fmt.Sprintf(`policy "pos-stable": expected revision %d, current revision is %d; someone else changed it, nothing was changed`, pol.Revision, cur.Revision)
 	if diff := cmp.Diff([]any{409, wantErr, protocol.ModeDefault}, []any{a.Status, a.errorText(), cur.Value.Mode}); diff != "" {
 		t.Errorf("conflict (-want +got):\n%s", diff)
+	}
+}
+
+// multipartBody builds an apply body with one part per file, as sluice
+// apply sends several files.
+func multipartBody(t *testing.T, files ...[2]string) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, f[0]))
+		h.Set("Content-Type", "application/yaml")
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = pw.Write([]byte(f[1]))
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+func TestApplySeveralFilesAsMultipart(t *testing.T) {
+	h := newAPIHarness(t)
+	ct, body := multipartBody(t, [2]string{"dir/policy.yaml", posPolicyYAML}, [2]string{"dir/rollout.yaml", docs(berlinGroupYAML, posAssignmentYAML)})
+	var res ApplyResult
+	h.decode(h.as(RoleOperator, "POST", "/api/v1/apply", ct, body), 200, &res)
+	want := []ApplyObject{
+		{Kind: "UpdatePolicy", Name: "pos-stable", Action: "created"},
+		{Kind: "DeviceGroup", Name: "berlin", Action: "created"},
+		{Kind: "Assignment", Name: "pos-berlin", Action: "created"},
+	}
+	if diff := cmp.Diff(want, res.Objects, cmpopts.IgnoreFields(ApplyObject{}, "Revision")); diff != "" {
+		t.Errorf("multipart apply (-want +got):\n%s", diff)
+	}
+
+	// A lone Rego file goes as text/plain, named by ?file=.
+	rego := "package sluice.rules\n\ndeny contains \"closed\" if { input.app == \"com.example.never\" }\n"
+	h.decode(h.as(RoleSuperadmin, "POST", "/api/v1/apply?file=rules/no-never.rego", "text/plain", []byte(rego)), 200, &res)
+	if diff := cmp.Diff([]ApplyObject{{Kind: "Rule", Name: "no-never", Action: "created"}}, res.Objects, cmpopts.IgnoreFields(ApplyObject{}, "Revision")); diff != "" {
+		t.Errorf("rego apply (-want +got):\n%s", diff)
+	}
+
+	type answer struct {
+		Status int
+		Error  string
+		Lines  []string
+	}
+	dupCT, dupBody := multipartBody(t, [2]string{"a.yaml", posPolicyYAML}, [2]string{"b.yaml", posPolicyYAML})
+	badCT, badBody := multipartBody(t, [2]string{"a.yaml", posPolicyYAML}, [2]string{"b.yaml", strings.Replace(posPolicyYAML, "highPriority", "fast", 1)})
+	var anon bytes.Buffer
+	mw := multipart.NewWriter(&anon)
+	fw, _ := mw.CreateFormField("file")
+	_, _ = fw.Write([]byte(posPolicyYAML))
+	_ = mw.Close()
+	tests := []struct {
+		name, query, contentType string
+		body                     []byte
+		want                     answer
+	}{
+		{"duplicate across files", "", dupCT, dupBody, answer{400, "the manifests are not valid",
+			[]string{`b.yaml: UpdatePolicy "pos-stable": metadata.name: "pos-stable" is already defined in a.yaml; allowed: one UpdatePolicy per name`}}},
+		{"invalid second file", "", badCT, badBody, answer{400, "the manifests are not valid",
+			[]string{`b.yaml: UpdatePolicy "pos-stable": spec.mode: "fast" is not one of default, highPriority, postponed`}}},
+		{"part without filename", "", mw.FormDataContentType(), anon.Bytes(), answer{400,
+			`multipart part 1 (name "file", filename "") is not acceptable; want each part named "file" with the file's name as its filename`, nil}},
+		{"file with multipart", "?file=x.yaml", dupCT, dupBody, answer{400, "parameter file is not allowed with a multipart body; each part names its file", nil}},
+		{"broken multipart", "", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.yaml\"\r\n\r\nkind"), answer{400, "", nil}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := h.as(RoleAdmin, "POST", "/api/v1/apply"+tc.query, tc.contentType, tc.body)
+			got := answer{a.Status, a.errorText(), a.errorLines()}
+			if tc.want.Error == "" {
+				got.Error = ""
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
