@@ -120,8 +120,14 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 // send makes the request and returns a successful response, whose body
 // the caller closes, or the error the answer or the transport gave.
 func (c *Client) send(ctx context.Context, req request) (*http.Response, error) {
+	// req.path holds escaped segments (see pathEscape).
 	u := *c.base
-	u.Path = c.base.Path + req.path
+	unescaped, err := url.PathUnescape(req.path)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s %s: %w", req.method, req.path, err)
+	}
+	u.Path = c.base.Path + unescaped
+	u.RawPath = c.base.EscapedPath() + req.path
 	u.RawQuery = req.query.Encode()
 	hr, err := http.NewRequestWithContext(ctx, req.method, u.String(), req.body)
 	if err != nil {
