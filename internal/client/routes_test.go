@@ -125,9 +125,11 @@ func TestRoutes(t *testing.T) {
 		{
 			name:   "audit",
 			answer: `{"items": [{"time": "2026-05-02T09:00:00Z", "actor": "alice", "role": "admin", "action": "apply", "kind": "policy", "name": "pos-stable", "revision": 12, "outcome": "ok"}]}`,
-			call:   func(ctx context.Context) (any, error) { return c.Audit(ctx, AuditQuery{Actor: "alice", Since: "2026-05-01T00:00:00Z"}) },
-			req:    seen{Method: "GET", Path: "/api/v1/audit", Query: "actor=alice&since=2026-05-01T00%3A00%3A00Z"},
-			want:   []AuditEntry{{Time: seenAt, Actor: "alice", Role: "admin", Action: "apply", Kind: "policy", Name: "pos-stable", Revision: 12, Outcome: "ok"}},
+			call: func(ctx context.Context) (any, error) {
+				return c.Audit(ctx, AuditQuery{Actor: "alice", Since: "2026-05-01T00:00:00Z"})
+			},
+			req:  seen{Method: "GET", Path: "/api/v1/audit", Query: "actor=alice&since=2026-05-01T00%3A00%3A00Z"},
+			want: []AuditEntry{{Time: seenAt, Actor: "alice", Role: "admin", Action: "apply", Kind: "policy", Name: "pos-stable", Revision: 12, Outcome: "ok"}},
 		},
 		{
 			name:   "create token",
