@@ -23,6 +23,8 @@ const (
 	DefaultDirectiveTTL   = 24 * time.Hour
 	DefaultResyncInterval = 5 * time.Minute
 	DefaultDrainTimeout   = 10 * time.Second
+	// DefaultWorkersPerCPU is how many evaluation workers run per core.
+	DefaultWorkersPerCPU = 4
 )
 
 // ErrNotReady is returned while the reconciler has not loaded the
@@ -55,7 +57,11 @@ type ReconcilerConfig struct {
 	// time-driven changes (effective windows, postponement ends,
 	// forceAfter); 0 is DefaultResyncInterval.
 	ResyncInterval time.Duration
-	// Workers is the number of evaluation workers; 0 is GOMAXPROCS.
+	// Workers is the number of evaluation workers; 0 is
+	// DefaultWorkersPerCPU × GOMAXPROCS. Evaluation is CPU-bound, but each
+	// device also waits on three JetStream round trips (decision log, its
+	// index, the directive's compare-and-set), so more workers than cores
+	// keep the cores busy (see BENCHMARKS.md).
 	Workers int
 	// DrainTimeout bounds how long Run, once its context ends, keeps
 	// evaluating devices already queued; 0 is DefaultDrainTimeout.
@@ -114,7 +120,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	case cfg.ResyncInterval < 0:
 		return nil, fmt.Errorf("controller: reconciler: ResyncInterval %s is negative; want a positive duration or 0 for %s", cfg.ResyncInterval, DefaultResyncInterval)
 	case cfg.Workers < 0:
-		return nil, fmt.Errorf("controller: reconciler: Workers %d is negative; want a positive number or 0 for GOMAXPROCS", cfg.Workers)
+		return nil, fmt.Errorf("controller: reconciler: Workers %d is negative; want a positive number or 0 for %d per core", cfg.Workers, DefaultWorkersPerCPU)
 	}
 	r := &Reconciler{
 		store:   cfg.Store,
@@ -125,7 +131,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 		now:     cfg.Now,
 		ttl:     cmpOr(cfg.DirectiveTTL, DefaultDirectiveTTL),
 		resync:  cmpOr(cfg.ResyncInterval, DefaultResyncInterval),
-		workers: cmpOr(cfg.Workers, runtime.GOMAXPROCS(0)),
+		workers: cmpOr(cfg.Workers, DefaultWorkersPerCPU*runtime.GOMAXPROCS(0)),
 		drain:   cmpOr(cfg.DrainTimeout, DefaultDrainTimeout),
 		replica: cfg.ReplicaID,
 		ready:   make(chan struct{}),

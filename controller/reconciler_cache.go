@@ -163,6 +163,14 @@ func (c *directiveCache) get(id string) *issued {
 	return c.dirs[id]
 }
 
+// current reports whether revision rev, or a newer one, is cached.
+func (c *directiveCache) current(id string, rev uint64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	is := c.dirs[id]
+	return is != nil && is.rev >= rev
+}
+
 // set caches is unless a newer revision is cached.
 func (c *directiveCache) set(id string, is *issued) {
 	c.mu.Lock()

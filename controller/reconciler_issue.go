@@ -242,6 +242,9 @@ func (r *Reconciler) watchDirectives(ctx context.Context, ch <-chan Change[Direc
 		case ChangeDelete:
 			r.dirs.remove(ev.Name, ev.Revision)
 		case ChangePut:
+			if r.dirs.current(ev.Name, ev.Revision) {
+				continue // this process's own write, cached when made
+			}
 			is, err := issuedFrom(ev.Record)
 			if ev.Err != nil || err != nil {
 				r.log.Error("stored directive ignored", "device_id", ev.Name, "revision", ev.Revision, "err", errors.Join(ev.Err, err))
