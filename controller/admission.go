@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,19 +78,29 @@ func checkURL(field, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// rewriteDropbox turns a Dropbox share link (dl=0, which answers with an
-// HTML preview page) into its direct download form (dl=1). Any link whose
-// query says dl=0 is treated so: the parameter means nothing else on the
-// hosts APKs are shared from. It returns the link and whether it changed.
-func rewriteDropbox(u *url.URL) (string, bool) {
+// DropboxHosts are the hosts of Dropbox share links.
+var DropboxHosts = []string{"dropbox.com", "www.dropbox.com", "dl.dropbox.com", "dl.dropboxusercontent.com"}
+
+// rewriteShareLink turns a share link on one of hosts (dl=0, which answers
+// with an HTML preview page) into its direct download form (dl=1). Other
+// links are left exactly as they are: dl means nothing in general. It
+// returns the link and whether it changed.
+func rewriteShareLink(u *url.URL, hosts []string) (string, bool) {
 	q := u.Query()
-	if q.Get("dl") != "0" {
+	if q.Get("dl") != "0" || !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
 		return u.String(), false
 	}
 	q.Set("dl", "1")
 	v := *u
 	v.RawQuery = q.Encode()
 	return v.String(), true
+}
+
+func (a *API) shareLinkHosts() []string {
+	if a.shareHosts == nil {
+		return DropboxHosts
+	}
+	return a.shareHosts
 }
 
 func checkTrack(track string) (string, error) {
@@ -137,7 +148,7 @@ func (a *API) addRelease(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("field mirrors: %d links are too many; want at most %d", len(req.Mirrors), maxMirrors)
 	}
 	var warnings []string
-	link, rewritten := rewriteDropbox(u)
+	link, rewritten := rewriteShareLink(u, a.shareLinkHosts())
 	if rewritten {
 		warnings = append(warnings, fmt.Sprintf("url: %s answers with a preview page (dl=0); using the direct download link %s instead", req.URL, link))
 	}
@@ -147,7 +158,7 @@ func (a *API) addRelease(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		ml, rewritten := rewriteDropbox(mu)
+		ml, rewritten := rewriteShareLink(mu, a.shareLinkHosts())
 		if rewritten {
 			warnings = append(warnings, fmt.Sprintf("mirrors[%d]: %s answers with a preview page (dl=0); using the direct download link %s instead", i, m, ml))
 		}

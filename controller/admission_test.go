@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,7 +176,7 @@ func TestReleaseAdmissionOfEachFixture(t *testing.T) {
 func TestReleaseAdmissionRefusalsAndRewrites(t *testing.T) {
 	pos2, pos2B := readTestAPK(t, "pos-2.0.0.apk"), readTestAPK(t, "pos-2.0.0-keyB.apk")
 	srv := apkServer(t, map[string][]byte{"pos-2.0.0.apk": pos2, "pos-2.0.0-keyB.apk": pos2B})
-	h := newAPIHarness(t, func(c *APIConfig) { c.MaxUpload = 32 << 10 })
+	h := newAPIHarness(t, func(c *APIConfig) { c.MaxUpload = 32 << 10; c.ShareLinkHosts = []string{"127.0.0.1"} })
 
 	share := srv.URL + "/s/abc/pos.apk?dl=0"
 	direct := srv.URL + "/s/abc/pos.apk?dl=1"
@@ -333,4 +334,29 @@ func TestReleaseUpload(t *testing.T) {
 func withUTCAdmission(a admission) admission {
 	a.Release = withUTC(a.Release)
 	return a
+}
+
+func TestRewriteShareLink(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		rewritten      bool
+	}{
+		{"dropbox share link", "https://www.dropbox.com/s/abc/pos.apk?dl=0", "https://www.dropbox.com/s/abc/pos.apk?dl=1", true},
+		{"dropbox host in capitals", "https://WWW.Dropbox.com/s/abc/pos.apk?dl=0", "https://WWW.Dropbox.com/s/abc/pos.apk?dl=1", true},
+		{"already direct", "https://www.dropbox.com/s/abc/pos.apk?dl=1", "https://www.dropbox.com/s/abc/pos.apk?dl=1", false},
+		{"other host keeps its dl parameter", "https://cdn.example.com/pos.apk?dl=0", "https://cdn.example.com/pos.apk?dl=0", false},
+		{"no query", "https://www.dropbox.com/s/abc/pos.apk", "https://www.dropbox.com/s/abc/pos.apk", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, rewritten := rewriteShareLink(u, DropboxHosts)
+			if got != tt.want || rewritten != tt.rewritten {
+				t.Errorf("rewriteShareLink(%s) = %s, %v; want %s, %v", tt.in, got, rewritten, tt.want, tt.rewritten)
+			}
+		})
+	}
 }

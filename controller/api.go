@@ -46,6 +46,10 @@ type APIConfig struct {
 	RateLimit RateLimit
 	// TempDir holds APKs while they are checked; empty is os.TempDir().
 	TempDir string
+	// ShareLinkHosts are the hosts whose "dl=0" share links answer with an
+	// HTML preview page and are rewritten to "dl=1" at admission; nil is
+	// DropboxHosts. Links to other hosts are used exactly as given.
+	ShareLinkHosts []string
 	// Logger receives request failures; nil discards.
 	Logger *slog.Logger
 	// Now is the clock of admissions, audit entries and rate limits; nil is
@@ -58,19 +62,20 @@ type APIConfig struct {
 // app-facing routes (no token, rate limited), artifacts, health and
 // metrics. See API.md for the contract.
 type API struct {
-	store     *Store
-	decider   Decider
-	artifacts http.Handler
-	metrics   *Metrics
-	publicURL string
-	client    *http.Client
-	maxBody   int64
-	maxUpload int64
-	limiter   *rateLimiter
-	tempDir   string
-	log       *slog.Logger
-	now       func() time.Time
-	mux       *http.ServeMux
+	store      *Store
+	decider    Decider
+	artifacts  http.Handler
+	metrics    *Metrics
+	publicURL  string
+	client     *http.Client
+	maxBody    int64
+	maxUpload  int64
+	limiter    *rateLimiter
+	tempDir    string
+	shareHosts []string
+	log        *slog.Logger
+	now        func() time.Time
+	mux        *http.ServeMux
 }
 
 // NewAPI checks cfg and builds the API.
@@ -84,7 +89,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	a := &API{
 		store: cfg.Store, decider: cfg.Decider, artifacts: cfg.Artifacts, metrics: cfg.Metrics,
 		publicURL: strings.TrimRight(cfg.PublicURL, "/"), client: cfg.HTTPClient,
-		maxBody: cfg.MaxBody, maxUpload: cfg.MaxUpload, tempDir: cfg.TempDir,
+		maxBody: cfg.MaxBody, maxUpload: cfg.MaxUpload, tempDir: cfg.TempDir, shareHosts: cfg.ShareLinkHosts,
 		log: cfg.Logger, now: cfg.Now,
 	}
 	if a.publicURL != "" && !strings.HasPrefix(a.publicURL, "http://") && !strings.HasPrefix(a.publicURL, "https://") {
