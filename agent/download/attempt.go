@@ -106,7 +106,7 @@ func (f *fetch) attempt(ctx context.Context, p *partial, u string) attemptResult
 		}
 		f.res.Resumed = true
 		limit = end + 1
-	case code == http.StatusRequestedRangeNotSatisfiable:
+	case code == http.StatusRequestedRangeNotSatisfiable && ranged:
 		f.log.Info("download restarting from zero: range refused", "url", u, "offset", p.offset)
 		if err := p.reset(); err != nil {
 			return attemptResult{kind: outcomeLocal, local: localError(u, err)}

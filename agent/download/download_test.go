@@ -111,6 +111,7 @@ func TestFetchFallsBackToMirror(t *testing.T) {
 		{name: "408 retried then mirror", status: 408, wantPrimary: 3, wantSleeps: 2},
 		{name: "404 mirror at once", status: 404, wantPrimary: 1, wantSleeps: 0},
 		{name: "403 mirror at once", status: 403, wantPrimary: 1, wantSleeps: 0},
+		{name: "416 without a range, mirror at once", status: 416, wantPrimary: 1, wantSleeps: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
