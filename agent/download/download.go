@@ -99,7 +99,9 @@ func (d *Downloader) Discard(a protocol.Artifact) error {
 
 // Fetch downloads a to dest, resuming a partial left by an earlier call,
 // and returns once dest holds the verified artifact. A dest that already
-// holds it returns at once.
+// holds it returns at once. progress, if not nil, is called on Fetch's
+// goroutine at most once per Config.ProgressEvery and once at the end; it
+// should return quickly.
 //
 // Failures are *Error values (see the package documentation for the
 // codes), except invalid arguments (*ValidationError) and local file
