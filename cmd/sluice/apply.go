@@ -221,9 +221,10 @@ func writeApplyResult(w io.Writer, res client.ApplyResult) error {
 		}
 		ew.printf("\n")
 		if imp.Changed == 0 {
-			ew.printf("No decision %s on the %d devices evaluated.\n", verb, imp.Devices)
+			ew.printf("No decision %s on the %d %s evaluated.\n", verb, imp.Devices, plural(imp.Devices, "device", "devices"))
 		} else {
-			ew.printf("%d %s %s on the %d devices evaluated:\n", imp.Changed, plural(imp.Changed, "decision", "decisions"), verb, imp.Devices)
+			ew.printf("%d %s %s on the %d %s evaluated:\n", imp.Changed, plural(imp.Changed, "decision", "decisions"), verb,
+				imp.Devices, plural(imp.Devices, "device", "devices"))
 			t := cli.NewTable("device", "app", "from", "to", "reason")
 			for _, c := range imp.Sample {
 				t.Row(c.Device, c.App, c.From, c.To, c.Reason)

@@ -84,8 +84,10 @@ func startController(t *testing.T) *liveController {
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
+	// Share links on the loopback file servers of the tests are treated as
+	// Dropbox's.
 	api, err := controller.NewAPI(controller.APIConfig{Store: store, Decider: rec, PublicURL: srv.URL, TempDir: t.TempDir(),
-		Artifacts: artifactHandler(t, store)})
+		Artifacts: artifactHandler(t, store), ShareLinkHosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,21 +24,13 @@ func exampleObjects(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	var out []string
+	for _, r := range set.Releases {
+		out = append(out, fmt.Sprintf("Release/%s.%d", r.Spec.App, r.Spec.VersionCode))
+	}
 	for _, m := range set.Manifests() {
-		name := m.Metadata.Name
-		if m.Kind == "Release" {
-			r := m.Spec.(interface{}) // policy.Release
-			data, _ := json.Marshal(r)
-			var rel struct {
-				App         string `json:"app"`
-				VersionCode int64  `json:"versionCode"`
-			}
-			if err := json.Unmarshal(data, &rel); err != nil {
-				t.Fatal(err)
-			}
-			name = fmt.Sprintf("%s.%d", rel.App, rel.VersionCode)
+		if m.Kind != "Release" {
+			out = append(out, m.Kind+"/"+m.Metadata.Name)
 		}
-		out = append(out, m.Kind+"/"+name)
 	}
 	slices.Sort(out)
 	return out
@@ -246,9 +238,24 @@ func TestLiveExplainAuditRollout(t *testing.T) {
 		t.Errorf("audit admin lacks the operator's denied read:\n%s", out)
 	}
 
+	// A change's impact names the device whose decision changes.
+	edited := writeTemp(t, "pos.yaml", `apiVersion: sluice.dev/v1
+kind: UpdatePolicy
+metadata: {name: pos-default}
+spec: {app: com.example.pos, platforms: [ios]}
+`)
+	out, stderr, code = lc.sluice(lc.operator, "apply", "-f", edited, "--dry-run")
+	want := regexp.MustCompile(`^UpdatePolicy/pos-default would be updated \(now at revision \d+\)\n\n` +
+		`1 decision would change on the 1 device evaluated:\n` +
+		`DEVICE +APP +FROM +TO +REASON\n` +
+		`till-berlin-01 +com\.example\.pos +\w+ +none +PLATFORM_MISMATCH\n\n` +
+		`Dry run: nothing was changed\.\n$`)
+	if code != cli.ExitOK || !want.MatchString(out) {
+		t.Errorf("apply --dry-run with impact: exit %d, stderr %s\n%s", code, stderr, out)
+	}
+
 	out, stderr, code = lc.sluice(lc.operator, "rollout", "--policy", "pos-default")
-	want := "pos-default  com.example.pos  revision "
-	if code != cli.ExitOK || !strings.HasPrefix(out, want) || !strings.Contains(out, "  Devices:   1\n") ||
+	if code != cli.ExitOK || !strings.HasPrefix(out, "pos-default  com.example.pos  revision ") || !strings.Contains(out, "  Devices:   1\n") ||
 		!strings.Contains(out, "  States:    downloading 1\n") || !strings.Contains(out, "(0 of 1)") {
 		t.Errorf("rollout: exit %d, stderr %s\n%s", code, stderr, out)
 	}
