@@ -28,7 +28,7 @@ const (
 // recFixture is a store on a real embedded NATS server, with a signer and
 // a device-side connection; reconcilers are started on it with start.
 type recFixture struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	store  *Store
 	clock  *testClock
@@ -83,7 +83,8 @@ func (f *recFixture) start(cfg ReconcilerConfig) *Reconciler {
 // under the given names: devices labelled store=<store> get the policy.
 func (f *recFixture) seed(app, polName, store string, spec policy.UpdatePolicy) Record[policy.UpdatePolicy] {
 	f.t.Helper()
-	ctx := testCtx(f.t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	rel := policy.Release{
 		App: app, VersionName: "2.0.0", VersionCode: 200, Track: policy.DefaultTrack,
 		PublishedAt: f.clock.Now().Add(-24 * time.Hour),

@@ -61,6 +61,13 @@ func (r *Reconciler) issue(ctx context.Context, id string, decs []Decision, now 
 	last := r.dirs.get(id)
 	logged := make(map[string]bool)
 	for attempt := 1; ; attempt++ {
+		if last != nil && staleCatalog(last.decisions, decs) {
+			// Another replica issued from a newer policy revision than this
+			// process has loaded: its watch will catch up and queue the
+			// device again, rather than step the device back.
+			r.log.Debug("directive not issued: catalog behind the stored directive", "device_id", id, "sequence", last.seq)
+			return last, nil
+		}
 		merged, changed, setChanged := mergeDecisions(last, decs)
 		renew := last == nil || last.expiresAt.Sub(now) < r.ttl/3 || minSeq >= last.seq
 		if !setChanged && !renew {
@@ -130,6 +137,18 @@ func mergeDecisions(last *issued, decs []Decision) (merged []policy.Decision, ch
 	}
 	setChanged = last == nil || len(changed) > 0 || len(last.decisions) != len(merged)
 	return merged, changed, setChanged
+}
+
+// staleCatalog reports whether some new decision comes from an older
+// revision of the policy that made the stored decision for the same app.
+func staleCatalog(stored []policy.Decision, decs []Decision) bool {
+	for _, d := range decs {
+		prev, ok := findDecision(stored, d.App)
+		if ok && prev.Policy != nil && d.Policy != nil && prev.Policy.Name == d.Policy.Name && prev.Policy.Revision > d.Policy.Revision {
+			return true
+		}
+	}
+	return false
 }
 
 func findDecision(decs []policy.Decision, app string) (policy.Decision, bool) {

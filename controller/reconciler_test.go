@@ -408,7 +408,17 @@ func TestTwoReplicasNeverIssueTheSameSequence(t *testing.T) {
 			t.Fatal(err)
 		}
 		rev = rec.Revision
-		f.settle(a, b)
+		// Wait for this change to reach every device before the next, so
+		// that each change is one directive (changes that arrive together
+		// are folded into one).
+		eventually(t, fmt.Sprintf("revision %d issued to every device", rev), func() bool {
+			for i := range devices {
+				if directiveRevision(t, f, fmt.Sprintf("till-%02d", i)) != rev {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	f.settle(a, b)
 
@@ -443,4 +453,22 @@ func TestTwoReplicasNeverIssueTheSameSequence(t *testing.T) {
 			t.Errorf("%s final directive (sequence, policy revision) (-want +got):\n%s", id, diff)
 		}
 	}
+}
+
+// directiveRevision is the policy revision of the first decision in the
+// device's stored directive.
+func directiveRevision(t *testing.T, f *recFixture, id string) uint64 {
+	t.Helper()
+	rec, err := f.store.Directives().Get(testCtx(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d protocol.Directive
+	if err := json.Unmarshal(rec.Value.Envelope.Payload, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Decisions) == 0 || d.Decisions[0].Policy == nil {
+		return 0
+	}
+	return d.Decisions[0].Policy.Revision
 }
