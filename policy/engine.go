@@ -203,6 +203,7 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 	if err := in.Check(); err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s on %s: %w", in.App, in.Device.ID, err)
 	}
+	in.deriveFacts()
 	return e.evaluate(ctx, &in)
 }
 

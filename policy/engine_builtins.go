@@ -152,34 +152,10 @@ func listedBuiltin(_ rego.BuiltinContext, versionTerm, listTerm *ast.Term) (*ast
 	if !ok {
 		return nil, fmt.Errorf("%s: list: want an array, got %s", builtinListed, ast.ValueName(listTerm.Value))
 	}
-	found := false
-	var parsed *semver.Version // parsed lazily: most lists match as strings or not at all
-	versionOK := true
-	for i := 0; i < list.Len(); i++ {
-		entry, ok := list.Elem(i).Value.(ast.String)
-		if !ok {
-			continue
-		}
-		if entry == version {
-			found = true
-			break
-		}
-		if !versionOK {
-			continue
-		}
-		if parsed == nil {
-			v, err := parseVersion(string(version))
-			if err != nil {
-				versionOK = false // only exact strings can match
-				continue
-			}
-			parsed = v
-		}
-		if e, err := parseVersion(string(entry)); err == nil && e.Equal(parsed) {
-			found = true
-			break
-		}
-	}
+	found := listedAt(string(version), list.Len(), func(i int) (string, bool) {
+		s, ok := list.Elem(i).Value.(ast.String)
+		return string(s), ok
+	})
 	return ast.InternedTerm(found), nil
 }
 
@@ -213,6 +189,9 @@ func (c *parseCache[T]) get(s string) (T, error) {
 	}
 	return v, err
 }
+
+// semverVersion is a parsed semantic version.
+type semverVersion = semver.Version
 
 var (
 	versionCache    = &parseCache[*semver.Version]{parse: semver.NewVersion}

@@ -13,7 +13,7 @@ import (
 )
 
 // decisionRef is the one document the engine evaluates.
-var decisionRef = ast.MustParseRef("data.sluice.decision.decision")
+var decisionRef = ast.MustParseRef("data.sluice.decision.result")
 
 // query is the decision document compiled once and evaluated with OPA's
 // evaluator (topdown) directly: the rego package's per-evaluation set-up

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,16 +16,21 @@ var (
 	kAction    = key("action")
 	kReasons   = key("reasons")
 	kCode      = key("code")
-	kMessage   = key("message")
+	kForm      = key("form")
+	kSince     = key("since")
+	kEnded     = key("ended")
+	kRelease   = key("release")
+	kRule      = key("rule")
 	kNotBefore = key("notBefore")
 	kStoreURL  = key("storeUrl")
 	kWebURL    = key("webUrl")
 )
 
-// decisionFrom turns the value of data.sluice.decision.decision into a
+// decisionFrom turns the value of data.sluice.decision.result into a
 // Decision. It copies what the Rego decided; the only things it adds are
-// the identities the input already holds (device, app, policy, time) and
-// the target release the Rego designated by its index. A result that does
+// the identities the input already holds (device, app, policy, time), the
+// target release the Rego designated by its index, and the sentences of the
+// reasons (engine_messages.go). A result that does
 // not have the documented shape is an error, never a guess.
 func decisionFrom(v ast.Value, in *Input) (Decision, error) {
 	obj, ok := v.(ast.Object)
@@ -85,6 +91,9 @@ func decisionFrom(v ast.Value, in *Input) (Decision, error) {
 		}
 		r.err = p.err
 	}
+	if r.err != nil {
+		return Decision{}, r.err
+	}
 	if reasons, ok := r.array(kReasons); ok {
 		d.Reasons = make([]protocol.Reason, reasons.Len())
 		for i := range reasons.Len() {
@@ -92,11 +101,24 @@ func decisionFrom(v ast.Value, in *Input) (Decision, error) {
 			if !ok {
 				return Decision{}, fmt.Errorf("decision.reasons[%d]: is a %s, want an object", i, ast.ValueName(reasons.Elem(i).Value))
 			}
-			rr := resultReader{obj: ro, path: fmt.Sprintf("decision.reasons[%d]", i)}
-			d.Reasons[i] = protocol.Reason{Code: rr.str(kCode), Message: rr.str(kMessage)}
+			rr := resultReader{obj: ro, path: "decision.reasons[" + strconv.Itoa(i) + "]"}
+			re := reason{code: rr.str(kCode), form: rr.str(kForm), release: -1, target: -1, rule: ro.Get(kRule)}
+			re.since, _ = rr.int(kSince)
+			re.ended, _ = rr.int(kEnded)
+			if n, ok := rr.int(kRelease); ok {
+				re.release = n
+			}
+			if n, ok := rr.int(kTarget); ok {
+				re.target = n
+			}
 			if rr.err != nil {
 				return Decision{}, rr.err
 			}
+			msg, err := message(in, &d, &re)
+			if err != nil {
+				return Decision{}, fmt.Errorf("decision.reasons[%d]: %w", i, err)
+			}
+			d.Reasons[i] = protocol.Reason{Code: re.code, Message: msg}
 		}
 	}
 	if r.err != nil {

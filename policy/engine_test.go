@@ -16,6 +16,33 @@ import (
 // elsewhere).
 func TestDecide(t *testing.T) {
 	e := newTestEngine(t)
+	for _, tc := range decideCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			req := baseRequest()
+			tc.req(&req)
+			got := decide(t, e, req)
+			want := tc.want
+			want.Device, want.App, want.EvaluatedAt = testDevice, testApp, testAt
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Decision{}, "DecisionID")); diff != "" {
+				t.Errorf("decision mismatch (-want +got):\n%s", diff)
+			}
+			if len(got.DecisionID) != 32 {
+				t.Errorf("DecisionID = %q, want 32 hex digits", got.DecisionID)
+			}
+		})
+	}
+}
+
+// decideCase is one case of the decision table: a change to baseRequest
+// and the whole decision it must give.
+type decideCase struct {
+	name string
+	req  func(r *Request)
+	want Decision
+}
+
+// decideCases is the decision table of TestDecide.
+func decideCases() []decideCase {
 	bucket := RolloutBucket(testPolicy, testDevice)
 	notIn := float64(bucket) / 100    // bucket == percent*100: not below it
 	justIn := float64(bucket+1) / 100 // bucket < percent*100
@@ -26,11 +53,7 @@ func TestDecide(t *testing.T) {
 	window := &protocol.MaintenanceWindow{Start: "22:00", End: "05:00"}
 	const wifiChargingIdle = "it installs when the device is on Wi-Fi, charging and idle and the app is not in use."
 
-	tests := []struct {
-		name string
-		req  func(r *Request)
-		want Decision
-	}{
+	return []decideCase{
 		{
 			name: "no policy",
 			req:  func(r *Request) { r.Policy = nil; r.PolicyName = ""; r.PolicyRevision = 0 },
@@ -388,21 +411,6 @@ func TestDecide(t *testing.T) {
 					StoreURL: "itms-apps://itunes.apple.com/app/id1234567", WebURL: "https://apps.apple.com/app/id1234567"},
 				Reasons: reasons("FORCED", "Version 5.1.0 (510) is required; the app sends the user to the App Store and cannot be used until it is updated.")},
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			req := baseRequest()
-			tc.req(&req)
-			got := decide(t, e, req)
-			want := tc.want
-			want.Device, want.App, want.EvaluatedAt = testDevice, testApp, testAt
-			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Decision{}, "DecisionID")); diff != "" {
-				t.Errorf("decision mismatch (-want +got):\n%s", diff)
-			}
-			if len(got.DecisionID) != 32 {
-				t.Errorf("DecisionID = %q, want 32 hex digits", got.DecisionID)
-			}
-		})
 	}
 }
 

@@ -44,6 +44,8 @@ type Input struct {
 	Policy        *InputPolicy `json:"policy,omitempty"`
 	// Releases are the known releases of App, highest versionCode first.
 	Releases []Release `json:"releases"`
+	// Facts are derived from the fields above; see [InputFacts].
+	Facts InputFacts `json:"facts"`
 }
 
 // InputDevice holds the device facts a decision may use. Sensed state
@@ -150,6 +152,7 @@ func BuildInput(req Request) (Input, error) {
 	if err := in.Check(); err != nil {
 		return Input{}, err
 	}
+	in.deriveFacts()
 	return in, nil
 }
 

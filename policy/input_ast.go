@@ -48,6 +48,19 @@ var (
 	kURLs, kSHA256, kSize, kSignerSHA256, kMinSDK = key("urls"), key("sha256"), key("size"), key("signerSha256"), key("minSdk")
 )
 
+// Keys of the input's facts.
+var (
+	kFacts = key("facts")
+
+	kfAt, kfEffectiveStart, kfEffectiveEnd, kfUpdatedAt, kfEnrolledAt = key("at"), key("effectiveStart"), key("effectiveEnd"), key("updatedAt"), key("enrolledAt")
+
+	kfPolicy, kfMode, kfTrack, kfInstallType, kfPostponeDays, kfDailyFrequency, kfPromptText, kfButton, kfForceAfter = key("policy"), key("mode"), key("track"), key("installType"), key("postponeDays"), key("dailyFrequency"), key("promptText"), key("button"), key("forceAfter")
+
+	kfPlatformMatches, kfChannelMatches, kfInstalled, kfEligibleName, kfEligibleNameError, kfInstalledExcluded, kfAgentVersion, kfAgentVersionError = key("platformMatches"), key("channelMatches"), key("installed"), key("eligibleName"), key("eligibleNameError"), key("installedExcluded"), key("agentVersion"), key("agentVersionError")
+
+	kfPublished, kfPool, kfCandidates, kfSDKBlocked, kfNewer = key("published"), key("pool"), key("candidates"), key("sdkBlocked"), key("newer")
+)
+
 func key(s string) *ast.Term { return ast.StringTerm(s) }
 
 // object collects the members of one JSON object.
@@ -114,7 +127,55 @@ func (in *Input) value() ast.Value {
 		}
 		o.put(kReleases, ast.ArrayTerm(rs...))
 	}
+	o.put(kFacts, factsTerm(&in.Facts))
 	return ast.NewObject(o...)
+}
+
+func factsTerm(f *InputFacts) *ast.Term {
+	o := make(object, 0, 30)
+	o.put(kfAt, intTerm(f.At))
+	for _, t := range []struct {
+		k  *ast.Term
+		ns *int64
+	}{{kfEffectiveStart, f.EffectiveStart}, {kfEffectiveEnd, f.EffectiveEnd}, {kfUpdatedAt, f.UpdatedAt}, {kfEnrolledAt, f.EnrolledAt}, {kfForceAfter, f.ForceAfter}} {
+		if t.ns != nil {
+			o.put(t.k, intTerm(*t.ns))
+		}
+	}
+	o.put(kfPolicy, ast.InternedTerm(f.Policy))
+	o.str(kfMode, f.Mode)
+	o.str(kfTrack, f.Track)
+	o.str(kfInstallType, f.InstallType)
+	o.put(kfPostponeDays, intTerm(f.PostponeDays))
+	o.put(kfDailyFrequency, intTerm(f.DailyFrequency))
+	o.str(kfPromptText, f.PromptText)
+	o.str(kfButton, f.Button)
+	o.put(kfPlatformMatches, ast.InternedTerm(f.PlatformMatches))
+	o.put(kfChannelMatches, ast.InternedTerm(f.ChannelMatches))
+	o.put(kfInstalled, ast.InternedTerm(f.Installed))
+	o.str(kfEligibleName, f.EligibleName)
+	o.str(kfEligibleNameError, f.EligibleNameError)
+	o.put(kfInstalledExcluded, ast.InternedTerm(f.InstalledExcluded))
+	o.str(kfAgentVersion, f.AgentVersion)
+	o.str(kfAgentVersionError, f.AgentVersionError)
+	o.put(kfPublished, intsTerm(f.Published))
+	o.put(kfPool, intsTerm(f.Pool))
+	o.put(kfCandidates, intsTerm(f.Candidates))
+	o.put(kfSDKBlocked, intsTerm(f.SDKBlocked))
+	o.put(kfNewer, intsTerm(f.Newer))
+	return o.term()
+}
+
+// intsTerm mirrors a slice of integers without omitempty: null when nil.
+func intsTerm[T int | int64](ns []T) *ast.Term {
+	if ns == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(ns))
+	for i, n := range ns {
+		terms[i] = intTerm(n)
+	}
+	return ast.ArrayTerm(terms...)
 }
 
 func deviceTerm(d *InputDevice) *ast.Term {

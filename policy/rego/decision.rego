@@ -1,14 +1,14 @@
 # Package sluice.decision decides what one device should do about one app,
 # and why. It is the whole update procedure of Sluice; the Go engine
-# (policy.Engine) only builds the input document below and turns the value
-# of `decision` into a protocol.Decision. Nothing here reads a clock: the
-# only notion of "now" is input.at, so a logged input replays to the same
+# (policy.Engine) builds the input document below, evaluates `result`, and
+# turns it into a protocol.Decision. Nothing here reads a clock: the only
+# notion of "now" is input.facts.at, so a logged input replays to the same
 # decision.
 #
-# Input document (built by policy.BuildInput; times are RFC 3339 strings in
-# UTC; keys that are unknown or unset are absent):
+# Input document (built by policy.BuildInput; keys that are unknown or unset
+# are absent):
 #
-#   at             evaluation time
+#   at             evaluation time (RFC 3339, UTC)
 #   app            package name of the app decided about
 #   rolloutBucket  0..9999: a stable hash of policy name and device id
 #   device         {id, platform ("android" | "ios"), sdk (0: unknown),
@@ -23,11 +23,18 @@
 #                  versionCode, highest first: {app, versionName, versionCode,
 #                  track, publishedAt, artifact {urls, sha256, size,
 #                  signerSha256, minSdk}, releaseNotes, appStoreId}
+#   facts          plain functions of the fields above, prepared by Go so
+#                  that this procedure compares values instead of parsing
+#                  them; see facts.rego
 #
-# Output, data.sluice.decision.decision: {action, mode, reasons [{code,
-# message}], target (index of the target in input.releases), allowDowngrade,
+# Output, data.sluice.decision.result: {action, mode, reasons [{code, form,
+# ...}], target (index of the target in input.releases), allowDowngrade,
 # installType, notBefore (ns since the epoch), constraints,
-# maintenanceWindow, prompt}. A null or absent key means "not set".
+# maintenanceWindow, prompt}. A null or absent key means "not set". A
+# reason's form says which sentence explains it; its other keys are the
+# values the sentence needs. data.sluice.decision.decision is the same with
+# the sentences written out (messages.rego); the Go engine writes the same
+# sentences itself.
 #
 # Extension rules: modules in package sluice.rules may define
 #     deny contains msg if { ... }
@@ -38,10 +45,14 @@ package sluice.decision
 
 # The decision: the outcome of the procedure, unless it would change the
 # device and an extension rule denies it.
-decision := denied if {
+result := denied if {
+	count(data.sluice.rules.deny) > 0
 	outcome.action in actionable
-	count(denials) > 0
 } else := outcome
+
+# The decision with every reason's sentence written out, as support staff
+# read it.
+decision := object.union(result, {"reasons": [{"code": r.code, "message": message(r)} | some r in result.reasons]})
 
 # Actions that change something on the device or in front of its user.
 actionable := {"install", "postponed", "prompt", "force", "storeRedirect"}
@@ -51,91 +62,88 @@ denials := [msg | some msg in data.sluice.rules.deny]
 
 denied := {
 	"action": "none",
-	"mode": mode,
-	"reasons": [reason("DENIED_BY_RULE", msg) |
-		some m in denials
-		msg := sprintf("The update to version %s is blocked by a fleet rule: %s", [label(target), sentence(m)])
-	],
+	"mode": input.facts.mode,
+	"reasons": [{"code": "DENIED_BY_RULE", "rule": msg, "target": target_index} | some msg in denials],
 }
 
 # The procedure. The first branch whose conditions hold decides; each
 # branch says in its reason why the device does (or does not) update.
-outcome := {"action": "none", "reasons": [reason("NO_POLICY", msg)]} if {
-	not input.policy
-	msg := sprintf("No update policy applies to %s on this device.", [input.app])
-} else := none("OUTSIDE_EFFECTIVE_WINDOW", msg) if {
-	at < effective_start
-	msg := sprintf("Policy %s takes effect on %s; until then it changes nothing.", [policy_name, date(effective_start)])
-} else := none("OUTSIDE_EFFECTIVE_WINDOW", msg) if {
-	at >= effective_end
-	msg := sprintf("Policy %s stopped applying on %s.", [policy_name, date(effective_end)])
-} else := none("PLATFORM_MISMATCH", msg) if {
-	platform_mismatch
-	msg := sprintf("Policy %s applies to %s devices; this device runs %s.", [policy_name, english_or(spec.platforms), device_platform])
-} else := none("CHANNEL_MISMATCH", msg) if {
-	channel_mismatch
-	msg := sprintf("Policy %s applies to devices on the %s channel; this device is on %s.", [policy_name, english_or(spec.channels), device_channel])
-} else := none("NOT_INSTALLED", msg) if {
-	not installed
-	install_type != "forceInstalled"
-	msg := sprintf("%s is not installed on this device, and policy %s only updates apps that are installed.", [input.app, policy_name])
-} else := none("NOT_IN_ELIGIBLE_RANGE", msg) if {
-	msg := eligibility_problem
-} else := none("EXCLUDED_VERSION", msg) if {
-	excluded(installed.versionName)
-	msg := sprintf("Installed version %s is excluded from updates by policy %s.", [label(installed), policy_name])
-} else := none("NO_NEWER_RELEASE", msg) if {
-	count(pool) == 0
-	msg := no_release_message
-} else := none("SDK_TOO_OLD", msg) if {
-	sdk_blocked
-	msg := sprintf("Version %s needs Android SDK %d or later; this device runs SDK %d.", [label(sdk_blocker), sdk_blocker.artifact.minSdk, input.device.sdk])
-} else := none("UP_TO_DATE", msg) if {
+# Conditions compare input values with constants where they can: OPA's rule
+# index then skips the branches that cannot hold without evaluating them.
+outcome := {"action": "none", "reasons": [{"code": "NO_POLICY"}]} if {
+	input.facts.policy == false
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "OUTSIDE_EFFECTIVE_WINDOW", "form": "notYet"}]} if {
+	input.facts.at < input.facts.effectiveStart
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "OUTSIDE_EFFECTIVE_WINDOW", "form": "ended"}]} if {
+	input.facts.at >= input.facts.effectiveEnd
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "PLATFORM_MISMATCH"}]} if {
+	input.facts.platformMatches == false
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "CHANNEL_MISMATCH"}]} if {
+	input.facts.channelMatches == false
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_INSTALLED"}]} if {
+	input.facts.installed == false
+	input.facts.installType != "forceInstalled"
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ELIGIBLE_RANGE", "form": "unchecked"}]} if {
+	input.facts.eligibleName == "unchecked"
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ELIGIBLE_RANGE", "form": "outside"}]} if {
+	input.facts.eligibleName == "unsatisfied"
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ELIGIBLE_RANGE", "form": "belowMin"}]} if {
+	input.device.installed.versionCode < input.policy.spec.eligible.minVersionCode
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ELIGIBLE_RANGE", "form": "aboveMax"}]} if {
+	input.policy.spec.eligible.maxVersionCode > 0
+	input.device.installed.versionCode > input.policy.spec.eligible.maxVersionCode
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "EXCLUDED_VERSION"}]} if {
+	input.facts.installedExcluded == true
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NO_NEWER_RELEASE", "form": selector}]} if {
+	count(input.facts.pool) == 0
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "SDK_TOO_OLD", "release": input.facts.sdkBlocked[0]}]} if {
 	not is_update
-	msg := up_to_date_message
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "UP_TO_DATE", "form": up_to_date_form}]} if {
+	not is_update
 } else := unsupported if {
-	client_problem
-} else := none("NOT_IN_ROLLOUT", msg) if {
+	input.facts.agentVersion == "unreported"
+} else := unsupported if {
+	input.facts.agentVersion == "incomparable"
+} else := unsupported if {
+	input.facts.agentVersion == "older"
+} else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ROLLOUT"}]} if {
 	not in_rollout
-	msg := sprintf("Version %s is rolling out to %v%% of devices under policy %s, and this device is not among them yet.", [label(target), spec.rollout.percent, policy_name])
 } else := store_redirect if {
-	device_platform == "ios"
+	input.device.platform == "ios"
 } else := postponed if {
-	postponing
+	input.facts.mode == "postponed"
+	input.facts.installed == true
+	input.facts.at < period_end
 } else := forced if {
-	installed
+	input.facts.installed == true
 	forced_now
 } else := prompted if {
-	prompting
+	input.facts.installed == true
+	input.policy.spec.prompt
 } else := install
-
-# An action none with one reason.
-none(code, msg) := {"action": "none", "mode": mode, "reasons": [reason(code, msg)]}
-
-reason(code, msg) := {"code": code, "message": msg}
 
 # CLIENT_TOO_OLD: the update exists but this device's agent cannot take it;
 # the target is included so that support can install it by hand.
 unsupported := {
 	"action": "unsupported",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
-	"reasons": [reason("CLIENT_TOO_OLD", client_problem)],
+	"reasons": [{"code": "CLIENT_TOO_OLD", "form": input.facts.agentVersion}],
 }
 
 # iOS has no silent install: the app sends its user to the App Store.
 store_redirect := {
 	"action": "storeRedirect",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"prompt": {
 		"closable": store_closable,
-		"dailyFrequency": daily_frequency,
-		"text": prompt_text,
+		"dailyFrequency": input.facts.dailyFrequency,
+		"text": input.facts.promptText,
 		"button": "openStore",
 		"forceAfter": force_after,
 		"storeUrl": store_url,
@@ -149,102 +157,84 @@ default store_closable := true
 
 store_closable := false if forced_now
 
-store_reason := reason("FORCED", msg) if {
+store_reason := {"code": "FORCED", "form": "store"} if {
 	forced_now
-	msg := sprintf("Version %s is required; the app sends the user to the App Store and cannot be used until it is updated.", [label(target)])
-} else := reason("UPDATE_AVAILABLE", msg) if {
-	msg := sprintf("Version %s is available; the app offers to open the App Store to update.", [label(target)])
-}
+} else := {"code": "UPDATE_AVAILABLE", "form": "store"}
 
-store_url := concat("", ["itms-apps://itunes.apple.com/app/id", target.appStoreId]) if target.appStoreId
+store_url := concat("", ["itms-apps://itunes.apple.com/app/id", input.releases[target_index].appStoreId]) if input.releases[target_index].appStoreId
 else := null
 
-web_url := concat("", ["https://apps.apple.com/app/id", target.appStoreId]) if target.appStoreId
+web_url := concat("", ["https://apps.apple.com/app/id", input.releases[target_index].appStoreId]) if input.releases[target_index].appStoreId
 else := null
 
 # Postponed mode, inside the period: nothing installs before notBefore.
 postponed := {
 	"action": "postponed",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": period_end,
-	"reasons": [reason("POSTPONED", msg)],
-} if {
-	msg := sprintf(
-		"Version %s is available, but policy %s postpones updates for %d days after the app became out of date on %s; it can install from %s.",
-		[label(target), policy_name, postpone_days, date(period_start), date(period_end)],
-	)
+	"reasons": [{"code": "POSTPONED", "since": period_start}],
 }
 
 # A prompt the user cannot dismiss: policy force, or forceAfter elapsed.
 forced := {
 	"action": "force",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,
 	"prompt": {
 		"closable": false,
-		"text": prompt_text,
-		"button": prompt_button,
+		"text": input.facts.promptText,
+		"button": input.facts.button,
 		"forceAfter": force_after,
 	},
-	"reasons": [reason("FORCED", forced_message)],
+	"reasons": [forced_reason],
 }
 
-forced_message := sprintf("Version %s is required by policy %s; the app cannot be used until it is updated.", [label(target), policy_name]) if {
-	spec.force
-} else := sprintf("Version %s has been required since %s; the app cannot be used until it is updated.", [label(target), date(force_after)])
+forced_reason := {"code": "FORCED", "form": "policy"} if {
+	input.policy.spec.force == true
+} else := {"code": "FORCED", "form": "deadline"}
 
 # A closable prompt, shown at most dailyFrequency times a device-local day.
 prompted := {
 	"action": "prompt",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,
 	"prompt": {
 		"closable": true,
-		"dailyFrequency": daily_frequency,
-		"text": prompt_text,
-		"button": prompt_button,
+		"dailyFrequency": input.facts.dailyFrequency,
+		"text": input.facts.promptText,
+		"button": input.facts.button,
 		"forceAfter": force_after,
 	},
-	"reasons": [reason("UPDATE_AVAILABLE", msg)],
-} if {
-	msg := concat("", [
-		sprintf("Version %s is available; the app asks the user to update, %s", [label(target), times_a_day(daily_frequency)]),
-		deadline_phrase,
-		".",
-	])
+	"reasons": [{"code": "UPDATE_AVAILABLE", "form": "prompt"}],
 }
-
-deadline_phrase := sprintf(", and the update becomes mandatory on %s", [date(force_after)]) if {
-	force_after != null
-} else := ""
 
 # A silent install, under the mode's constraints and window.
 install := {
 	"action": "install",
-	"mode": mode,
+	"mode": input.facts.mode,
 	"target": target_index,
-	"installType": install_type,
+	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,
 	"constraints": install_constraints,
 	"maintenanceWindow": install_window,
-	"reasons": [reason("UPDATE_AVAILABLE", concat("", [install_intro, "; ", install_when, "."]))],
+	"reasons": [install_reason],
 }
 
-install_intro := sprintf("%s is not installed, and policy %s installs it: version %s", [input.app, policy_name, label(target)]) if {
-	not installed
-} else := sprintf("Version %s, pinned by policy %s, replaces the newer installed version %s", [label(target), policy_name, label(installed)]) if {
+install_reason := {"code": "UPDATE_AVAILABLE", "form": "notInstalled"} if {
+	input.facts.installed == false
+} else := {"code": "UPDATE_AVAILABLE", "form": "downgrade"} if {
 	downgrade
-} else := sprintf("Version %s is available and the %d-day postponement ended on %s", [label(target), postpone_days, date(period_end)]) if {
-	mode == "postponed"
+} else := {"code": "UPDATE_AVAILABLE", "form": "postponementEnded", "ended": period_end} if {
+	input.facts.mode == "postponed"
 	period_end
-} else := sprintf("Version %s is available", [label(target)])
+} else := {"code": "UPDATE_AVAILABLE", "form": "available"}

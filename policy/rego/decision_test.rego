@@ -1,5 +1,8 @@
 # Unit tests of the decision modules, run by go test (policy/rego_test.go)
-# through OPA's tester. Each test evaluates the rules on a small input.
+# through OPA's tester. Each test evaluates the rules on a small input,
+# prepared as the engine prepares it: sluice.test.input (a builtin that
+# rego_test.go registers for these tests only) adds the facts that
+# policy.BuildInput derives in Go.
 package sluice.decision_test
 
 import data.sluice.decision
@@ -31,39 +34,55 @@ base := {
 
 with_spec(patch) := json.patch(base, [{"op": "add", "path": "/policy/spec", "value": object.union(base.policy.spec, patch)}])
 
+prepared(doc) := sluice.test.input(doc)
+
+with_installed(app) := prepared(json.patch(base, [{"op": "replace", "path": "/device/installed", "value": app}]))
+
 test_latest_published_release_is_the_target if {
-	d := decision.decision with input as base
+	d := decision.decision with input as prepared(base)
 	d.action == "install"
 	d.target == 1 # 5.10.0 is not published yet at "at"
 	d.reasons[0].code == "UPDATE_AVAILABLE"
 }
 
 test_no_policy if {
-	d := decision.decision with input as object.remove(base, ["policy"])
+	d := decision.decision with input as prepared(object.remove(base, ["policy"]))
 	d == {"action": "none", "reasons": [{"code": "NO_POLICY", "message": "No update policy applies to com.example.pos on this device."}]}
 }
 
 test_pinned_version if {
-	d := decision.decision with input as with_spec({"target": {"version": "5.1.0"}})
+	d := decision.decision with input as prepared(with_spec({"target": {"version": "5.1.0"}}))
 	d.target == 2
 }
 
 test_version_prefix_is_dotted if {
-	decision.selected("5.1.7") with input as with_spec({"target": {"versionPrefix": "5.1"}})
-	decision.selected("5.1") with input as with_spec({"target": {"versionPrefix": "5.1."}})
-	not decision.selected("5.10.0") with input as with_spec({"target": {"versionPrefix": "5.1"}})
+	# 5.10.0 is published by 1 July; the prefix 5.1 takes 5.1.7, latest takes 5.10.0
+	later := json.patch(with_spec({"target": {"versionPrefix": "5.1"}}), [{"op": "replace", "path": "/at", "value": "2025-07-01T00:00:00Z"}])
+	d := decision.decision with input as prepared(later)
+	d.target == 1
+	l := decision.decision with input as prepared(json.patch(base, [{"op": "replace", "path": "/at", "value": "2025-07-01T00:00:00Z"}]))
+	l.target == 0
+	p := decision.decision with input as prepared(with_spec({"target": {"versionPrefix": "5.1."}}))
+	p.target == 1
 }
 
 test_min_sdk_is_checked_only_when_known if {
-	decision.sdk_ok({"artifact": {"minSdk": 30}}) with input as base
-	not decision.sdk_ok({"artifact": {"minSdk": 31}}) with input as base
-	decision.sdk_ok({"artifact": {"minSdk": 0}}) with input as base
-	decision.sdk_ok({"artifact": {"minSdk": 99}}) with input.device.sdk as 0
+	# the device runs SDK 30: a release needing 31 is skipped for the next one
+	needs31 := json.patch(base, [{"op": "replace", "path": "/releases/1/artifact/minSdk", "value": 31}])
+	d := decision.decision with input as prepared(needs31)
+	d.target == 2
+	unknown := json.patch(needs31, [{"op": "replace", "path": "/device/sdk", "value": 0}])
+	u := decision.decision with input as prepared(unknown)
+	u.target == 1
+}
+
+test_sdk_too_old_names_the_release if {
+	d := decision.decision with input as prepared(json.patch(base, [{"op": "replace", "path": "/device/sdk", "value": 19}]))
+	d.reasons == [{"code": "SDK_TOO_OLD", "message": "Version 5.1.7 (517) needs Android SDK 21 or later; this device runs SDK 19."}]
 }
 
 test_strictly_higher_only if {
-	d := decision.decision with input as base
-		with input.device.installed as {"versionName": "5.1.7", "versionCode": 517}
+	d := decision.decision with input as with_installed({"versionName": "5.1.7", "versionCode": 517})
 	d.reasons[0].code == "UP_TO_DATE"
 }
 
@@ -75,26 +94,26 @@ test_rollout_boundary if {
 }
 
 test_effective_window_is_half_open if {
-	d1 := decision.decision with input as with_spec({"effective": {"end": "2025-05-20T10:00:00Z"}})
+	d1 := decision.decision with input as prepared(with_spec({"effective": {"end": "2025-05-20T10:00:00Z"}}))
 	d1.reasons[0].code == "OUTSIDE_EFFECTIVE_WINDOW"
-	d2 := decision.decision with input as with_spec({"effective": {"start": "2025-05-20T10:00:00Z"}})
+	d2 := decision.decision with input as prepared(with_spec({"effective": {"start": "2025-05-20T10:00:00Z"}}))
 	d2.action == "install"
 }
 
 test_postponement_starts_at_the_first_newer_release if {
-	d := decision.decision with input as with_spec({"mode": "postponed", "postponeDays": 30})
+	d := decision.decision with input as prepared(with_spec({"mode": "postponed", "postponeDays": 30}))
 	d.action == "postponed"
 	d.notBefore == time.parse_rfc3339_ns("2025-06-01T00:00:00Z") # 2 May + 30 days
 }
 
 test_postponement_starts_at_a_later_update if {
-	d := decision.decision with input as with_spec({"mode": "postponed", "postponeDays": 30})
-		with input.device.installed.updatedAt as "2025-05-10T00:00:00Z"
+	updated := json.patch(with_spec({"mode": "postponed", "postponeDays": 30}), [{"op": "replace", "path": "/device/installed/updatedAt", "value": "2025-05-10T00:00:00Z"}])
+	d := decision.decision with input as prepared(updated)
 	d.notBefore == time.parse_rfc3339_ns("2025-06-09T00:00:00Z")
 }
 
 test_high_priority_has_no_constraints if {
-	d := decision.decision with input as with_spec({"mode": "highPriority", "maintenanceWindow": {"start": "22:00", "end": "05:00"}})
+	d := decision.decision with input as prepared(with_spec({"mode": "highPriority", "maintenanceWindow": {"start": "22:00", "end": "05:00"}}))
 	d.constraints == null
 	d.maintenanceWindow == null
 }
@@ -105,16 +124,17 @@ test_constraint_overrides if {
 }
 
 test_force_after_in_days_and_hours if {
-	decision.duration_ns("7d") == 7 * decision.day_ns
-	decision.duration_ns("36h") == 36 * 3600 * 1000000000
+	days := decision.decision with input as prepared(with_spec({"prompt": {"closable": true, "forceAfter": "7d"}}))
+	days.prompt.forceAfter == time.parse_rfc3339_ns("2025-05-12T00:00:00Z") # 5.1.7 published 5 May
+	hours := decision.decision with input as prepared(with_spec({"prompt": {"closable": true, "forceAfter": "36h"}}))
+	hours.prompt.forceAfter == time.parse_rfc3339_ns("2025-05-06T12:00:00Z")
 }
 
 test_deny_rules_block_updates_only if {
-	d := decision.decision with input as base with data.sluice.rules.deny as {"frozen"}
+	d := decision.decision with input as prepared(base) with data.sluice.rules.deny as {"frozen"}
 	d.action == "none"
 	d.reasons == [{"code": "DENIED_BY_RULE", "message": "The update to version 5.1.7 (517) is blocked by a fleet rule: frozen."}]
-	u := decision.decision with input as base
-		with input.device.installed as {"versionName": "5.1.7", "versionCode": 517}
+	u := decision.decision with input as with_installed({"versionName": "5.1.7", "versionCode": 517})
 		with data.sluice.rules.deny as {"frozen"}
 	u.reasons[0].code == "UP_TO_DATE"
 }

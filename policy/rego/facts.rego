@@ -1,91 +1,130 @@
-# Facts about the request and the policy's gates: effective window,
-# platform, channel, eligible range, excluded versions, client version and
-# rollout. Defaults of the UpdatePolicy are filled in here, in one place.
+# Facts about the request and the policy's gates. The Go engine prepares
+# input.facts from the rest of the input (policy.InputFacts): each one is a
+# plain function of it (a parsed time, a default filled in, a version
+# comparison, a predicate over each release), never a choice between
+# outcomes; the choices are made here and in decision.rego.
+#
+#   at, effectiveStart, effectiveEnd, updatedAt, enrolledAt
+#                      input.at, policy.spec.effective.{start,end},
+#                      device.installed.updatedAt, device.enrolledAt in ns
+#                      since the epoch; absent when unset
+#   policy             a policy applies (input.policy is present)
+#   mode, track, installType, postponeDays, dailyFrequency, promptText,
+#   button             the policy's settings with their defaults (default,
+#                      production, updateOnly, 90, 1, "", updateApp)
+#   forceAfter         policy.spec.prompt.forceAfter in ns ("7d", "72h");
+#                      absent when unset
+#   platformMatches    policy.spec.platforms is empty or lists the device's
+#   channelMatches     policy.spec.channels is empty or lists the device's
+#                      (a device without a channel matches no list)
+#   installed          the app is installed (device.installed is present)
+#   eligibleName       the installed versionName against the eligible
+#                      semver constraint: satisfied | unsatisfied |
+#                      unchecked (eligibleNameError says why); "" when there
+#                      is no constraint or the app is not installed
+#   installedExcluded  the installed versionName is in excludedVersions
+#                      (equal as a string or as a semantic version)
+#   agentVersion       the agent's version against minClientVersion:
+#                      satisfied | older | unreported | incomparable
+#                      (agentVersionError says why); "" without a minimum
+#   published          publishedAt of every release in ns, by index
+#   pool               indexes of the releases the policy may move the
+#                      device to: the same app, the policy's track (a
+#                      release without one is on production), published by
+#                      at, not excluded, and selected by the target (a
+#                      pinned versionName; a dotted versionPrefix, "5.1"
+#                      matching 5.1 and 5.1.7 but not 5.10.0; or any)
+#   candidates         the pool without the releases whose minSdk is above
+#                      the device's SDK (checked only when both are known)
+#   sdkBlocked         the pool releases the device's SDK rules out that are
+#                      newer than the installed version (any when it is not
+#                      installed)
+#   newer              the candidates newer than the installed version
+#
+# Index lists keep the order of input.releases: highest versionCode first.
 package sluice.decision
 
-# Nanoseconds in one day; postponeDays and "7d" durations count whole days.
+# Nanoseconds in one day; postponeDays counts whole days.
 day_ns := 86400000000000
 
-# Evaluation time, the only clock of the decision.
-at := time.parse_rfc3339_ns(input.at)
+# The target is the highest candidate (releases are sorted by versionCode).
+target_index := input.facts.candidates[0]
 
-spec := input.policy.spec
+target := input.releases[target_index]
 
-policy_name := input.policy.name
-
-mode := object.get(spec, "mode", "default")
-
-track := object.get(spec, "track", "production")
-
-install_type := object.get(spec, "installType", "updateOnly")
-
-postpone_days := object.get(spec, "postponeDays", 90)
-
-device_platform := object.get(input.device, "platform", "unknown")
-
-device_channel := object.get(input.device, "channel", "no channel")
-
-# The app as installed on the device; undefined when it is not installed.
 installed := input.device.installed
 
-# Effective window: [start, end). An absent bound is open.
-effective_start := time.parse_rfc3339_ns(spec.effective.start)
+# How the policy chooses its target: a pinned version, a version prefix, or
+# the latest release.
+selector := "version" if {
+	input.policy.spec.target.version
+} else := "prefix" if {
+	input.policy.spec.target.versionPrefix
+} else := "latest"
 
-effective_end := time.parse_rfc3339_ns(spec.effective.end)
+pinned if input.policy.spec.target.version
 
-platform_mismatch if {
-	count(spec.platforms) > 0
-	not device_platform in spec.platforms
+pinned if input.policy.spec.target.versionPrefix
+
+# The device moves only to a strictly higher versionCode, or down to a
+# pinned version when the policy allows downgrades.
+is_update if target.versionCode > installed.versionCode
+
+is_update if {
+	target
+	not installed
 }
 
-channel_mismatch if {
-	count(spec.channels) > 0
-	not input.device.channel in spec.channels
+is_update if downgrade
+
+default downgrade := false
+
+downgrade if {
+	input.policy.spec.target.allowDowngrade == true
+	pinned
+	target.versionCode < installed.versionCode
 }
 
-# Why the installed version is outside the versions the policy updates;
-# undefined when it is inside. versionName is checked with the semver
-# constraint of eligible.versionName (Masterminds/semver semantics, through
-# the sluice.version.satisfies builtin), versionCode with the min/max bounds.
-eligibility_problem := msg if {
-	eligible_name_check.error != ""
-	msg := sprintf("Policy %s cannot check installed version %s against its eligible range %q: %s.", [policy_name, label(installed), spec.eligible.versionName, eligible_name_check.error])
-} else := msg if {
-	eligible_name_check.satisfied == false
-	msg := sprintf("Installed version %s is outside the versions policy %s updates (%s).", [label(installed), policy_name, spec.eligible.versionName])
-} else := msg if {
-	installed.versionCode < spec.eligible.minVersionCode
-	msg := sprintf("Installed version %s is below version code %d, the lowest that policy %s updates.", [label(installed), spec.eligible.minVersionCode, policy_name])
-} else := msg if {
-	spec.eligible.maxVersionCode > 0
-	installed.versionCode > spec.eligible.maxVersionCode
-	msg := sprintf("Installed version %s is above version code %d, the highest that policy %s updates.", [label(installed), spec.eligible.maxVersionCode, policy_name])
-}
-
-eligible_name_check := sluice.version.satisfies(spec.eligible.versionName, installed.versionName)
-
-# A version listed in excludedVersions: equal as a string, or as a semantic
-# version ("5.0" excludes "5.0.0").
-excluded(version) if sluice.version.listed(version, spec.excludedVersions)
-
-# Why this device's agent cannot receive the update; undefined when it can.
-client_problem := msg if {
-	spec.minClientVersion
-	not input.device.agentVersion
-	msg := sprintf("Version %s needs Sluice agent %s or later, and this device has not reported its agent version; install %s by hand or update the agent.", [label(target), spec.minClientVersion, target.versionName])
-} else := msg if {
-	client_check.error != ""
-	msg := sprintf("Version %s needs Sluice agent %s or later, and this device's agent version cannot be compared (%s); install %s by hand or update the agent.", [label(target), spec.minClientVersion, client_check.error, target.versionName])
-} else := msg if {
-	client_check.result < 0
-	msg := sprintf("Version %s needs Sluice agent %s or later, and this device runs agent %s; install %s by hand or update the agent.", [label(target), spec.minClientVersion, input.device.agentVersion, target.versionName])
-}
-
-client_check := sluice.version.compare(input.device.agentVersion, spec.minClientVersion)
+# Why an installed app that has no update is up to date.
+up_to_date_form := "cannotRun" if {
+	not target
+} else := "pinned" if {
+	pinned
+} else := "latest" if {
+	target.versionCode == installed.versionCode
+} else := "newer"
 
 # Rollout: the device takes part when its stable bucket (0..9999) is below
 # percent * 100, rounded to a whole bucket so that decimal percentages such
 # as 71.37 mean exactly 7137 buckets. No rollout section means every device.
-in_rollout if not spec.rollout
+in_rollout if not input.policy.spec.rollout
 
-in_rollout if input.rolloutBucket < round(spec.rollout.percent * 100)
+in_rollout if input.rolloutBucket < round(input.policy.spec.rollout.percent * 100)
+
+# Default mode's conditions: every one holds unless the policy lifts it.
+# highPriority installs at once, without conditions or window.
+install_constraints := null if {
+	input.facts.mode == "highPriority"
+} else := {
+	"unmeteredNetwork": object.get(input.policy.spec, ["constraints", "unmeteredNetwork"], true),
+	"charging": object.get(input.policy.spec, ["constraints", "charging"], true),
+	"idle": object.get(input.policy.spec, ["constraints", "idle"], true),
+	"notForeground": object.get(input.policy.spec, ["constraints", "notForeground"], true),
+}
+
+install_window := null if {
+	input.facts.mode == "highPriority"
+} else := object.get(input.policy.spec, "maintenanceWindow", null)
+
+# When a closable prompt turns into a forced one: the target's publication
+# plus prompt.forceAfter; null when the policy sets none.
+force_after := t if {
+	t := input.facts.published[target_index] + input.facts.forceAfter
+} else := null
+
+forced_now if input.policy.spec.force == true
+
+forced_now if {
+	force_after != null
+	input.facts.at >= force_after
+}

@@ -12,33 +12,26 @@
 # the releases it skipped and the next release starts a new period.
 package sluice.decision
 
-# Candidates strictly newer than the installed version.
-newer := [i | some i in candidates; input.releases[i].versionCode > installed.versionCode]
-
 # When the device last changed the app, as far as the controller knows.
-reference_ns := time.parse_rfc3339_ns(installed.updatedAt) if {
-	installed.updatedAt
-} else := time.parse_rfc3339_ns(input.device.enrolledAt) if {
-	input.device.enrolledAt
+reference_ns := input.facts.updatedAt if {
+	input.facts.updatedAt
+} else := input.facts.enrolledAt if {
+	input.facts.enrolledAt
 }
 
 period_start := max([first_newer_ns, reference_ns]) if {
 	reference_ns
 } else := first_newer_ns
 
-first_newer_ns := min([published_ns[i] | some i in newer])
+# The earliest publication among the candidates newer than the installed
+# version.
+first_newer_ns := min([input.facts.published[i] | some i in input.facts.newer])
 
-period_end := period_start + postpone_days * day_ns
-
-postponing if {
-	mode == "postponed"
-	installed
-	at < period_end
-}
+period_end := period_start + input.facts.postponeDays * day_ns
 
 # In postponed mode an update that follows a period never starts before the
 # period's end.
 not_before := t if {
-	mode == "postponed"
+	input.facts.mode == "postponed"
 	t := period_end
 } else := null
