@@ -61,7 +61,10 @@ func writeExplanation(w io.Writer, ex client.Explanation) error {
 	ew := &errWriter{w: w}
 	dev := ex.Device
 	line := func(label, format string, args ...any) {
-		ew.printf("  %-12s%s\n", label+":", fmt.Sprintf(format, args...))
+		if label != "" {
+			label += ":"
+		}
+		ew.printf("  %-12s%s\n", label, fmt.Sprintf(format, args...))
 	}
 	ew.printf("Device %s\n", dev.ID)
 	about := []string{dev.Platform}
