@@ -102,12 +102,12 @@ func (f *clientFlags) connect(cmd *cobra.Command) (*connection, error) {
 		return nil, err
 	}
 	c, err := client.New(client.Config{Server: server, Token: tok, UserAgent: "sluice/" + version, HTTPClient: &http.Client{}})
+	var ce *client.ConfigError
+	if errors.As(err, &ce) {
+		return nil, cli.Errorf(cli.ExitUsage, "--%s: %s", ce.Field, strings.TrimPrefix(ce.Error(), "client: "))
+	}
 	if err != nil {
-		flag := "--server"
-		if strings.Contains(err.Error(), "token") {
-			flag = "--token"
-		}
-		return nil, cli.Errorf(cli.ExitUsage, "%s: %s", flag, strings.TrimPrefix(err.Error(), "client: "))
+		return nil, cli.WithCode(cli.ExitUsage, err)
 	}
 	ctx, cancel := cmd.Context(), context.CancelFunc(func() {})
 	if ctx == nil {

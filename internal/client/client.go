@@ -55,11 +55,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("client: server %q is not allowed; want an http:// or https:// base URL such as %s", server, DefaultServer)
+		return nil, &ConfigError{Field: "server", Value: server, Allowed: "an http:// or https:// base URL such as " + DefaultServer}
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	if strings.ContainsAny(cfg.Token, " \t\r\n") {
-		return nil, errors.New("client: token holds white space; want the secret exactly as `sluice token create` printed it")
+		return nil, &ConfigError{Field: "token", Value: "(secret)", Allowed: "the secret exactly as `sluice token create` printed it, without white space"}
 	}
 	c := &Client{base: u, token: cfg.Token, hc: cfg.HTTPClient, ua: cfg.UserAgent}
 	if c.hc == nil {

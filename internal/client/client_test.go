@@ -114,7 +114,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"scheme", Config{Server: "ftp://x"}, `client: server "ftp://x" is not allowed; want an http:// or https:// base URL such as http://127.0.0.1:8080`},
 		{"no host", Config{Server: "http://"}, `client: server "http://" is not allowed; want an http:// or https:// base URL such as http://127.0.0.1:8080`},
 		{"query", Config{Server: "http://h?x=1"}, `client: server "http://h?x=1" is not allowed; want an http:// or https:// base URL such as http://127.0.0.1:8080`},
-		{"token space", Config{Token: "a b"}, "client: token holds white space; want the secret exactly as `sluice token create` printed it"},
+		{"token space", Config{Token: "a b"}, "client: token \"(secret)\" is not allowed; want the secret exactly as `sluice token create` printed it, without white space"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

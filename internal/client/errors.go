@@ -94,3 +94,15 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // Is makes errors.Is(err, ErrUnavailable) true.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// ConfigError refuses a [Config] field: it names the field, the value
+// (never a token's secret) and what is allowed.
+type ConfigError struct {
+	Field   string
+	Value   string
+	Allowed string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("client: %s %q is not allowed; want %s", e.Field, e.Value, e.Allowed)
+}
