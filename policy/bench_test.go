@@ -107,7 +107,7 @@ func BenchmarkDecideBaselineInput(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = digest(in.value())
+		_, _ = in.build()
 	}
 }
 

@@ -208,7 +208,7 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 }
 
 func (e *Engine) evaluate(ctx context.Context, in *Input) (Decision, error) {
-	v := in.value()
+	v, id := in.build()
 	term, err := e.query.eval(ctx, v, in.At)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s on %s: %w", in.App, in.Device.ID, err)
@@ -217,7 +217,7 @@ func (e *Engine) evaluate(ctx context.Context, in *Input) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s on %s: %w", in.App, in.Device.ID, err)
 	}
-	d.DecisionID = digest(v)
+	d.DecisionID = id
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("device_id", d.Device), slog.String("app", d.App),

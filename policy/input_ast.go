@@ -106,76 +106,47 @@ func stringsTerm(ss []string) *ast.Term {
 
 // value returns the input as the ast.Value the Rego evaluates.
 func (in *Input) value() ast.Value {
-	o := make(object, 0, 6)
+	v, _ := in.build()
+	return v
+}
+
+// build returns the input's value and its decision id: digest(v),
+// computed with the canonical encodings of the cached release and policy
+// terms instead of encoding them again.
+func (in *Input) build() (v ast.Value, id string) {
+	o := make(object, 0, 7)
 	o.put(kAt, timeTerm(in.At))
 	o.str(kApp, in.App)
 	o.put(kRolloutBucket, intTerm(in.RolloutBucket))
 	o.put(kDevice, deviceTerm(&in.Device))
+	var memo canonMemo
 	if in.Policy != nil {
-		p := make(object, 0, 3)
-		p.str(kName, in.Policy.Name)
-		p.put(kRevision, ast.NumberTerm(json.Number(strconv.FormatUint(in.Policy.Revision, 10))))
-		p.put(kSpec, specTerm(&in.Policy.Spec))
-		o.put(kPolicy, p.term())
+		p := cachedPolicyTerm(in.Policy)
+		memo = append(memo, canonPart{p.term.Value, p.canon})
+		o.put(kPolicy, p.term)
 	}
 	if in.Releases == nil {
 		o.put(kReleases, ast.NullTerm())
 	} else {
 		rs := make([]*ast.Term, len(in.Releases))
 		for i := range in.Releases {
-			rs[i] = releaseTerm(&in.Releases[i])
+			r := cachedReleaseTerm(&in.Releases[i])
+			memo = append(memo, canonPart{r.term.Value, r.canon})
+			rs[i] = r.term
 		}
 		o.put(kReleases, ast.ArrayTerm(rs...))
 	}
 	o.put(kFacts, factsTerm(&in.Facts))
-	return ast.NewObject(o...)
+	v = ast.NewObject(o...)
+	return v, digestWith(v, memo)
 }
 
-func factsTerm(f *InputFacts) *ast.Term {
-	o := make(object, 0, 30)
-	o.put(kfAt, intTerm(f.At))
-	for _, t := range []struct {
-		k  *ast.Term
-		ns *int64
-	}{{kfEffectiveStart, f.EffectiveStart}, {kfEffectiveEnd, f.EffectiveEnd}, {kfUpdatedAt, f.UpdatedAt}, {kfEnrolledAt, f.EnrolledAt}, {kfForceAfter, f.ForceAfter}} {
-		if t.ns != nil {
-			o.put(t.k, intTerm(*t.ns))
-		}
-	}
-	o.put(kfPolicy, ast.InternedTerm(f.Policy))
-	o.str(kfMode, f.Mode)
-	o.str(kfTrack, f.Track)
-	o.str(kfInstallType, f.InstallType)
-	o.put(kfPostponeDays, intTerm(f.PostponeDays))
-	o.put(kfDailyFrequency, intTerm(f.DailyFrequency))
-	o.str(kfPromptText, f.PromptText)
-	o.str(kfButton, f.Button)
-	o.put(kfPlatformMatches, ast.InternedTerm(f.PlatformMatches))
-	o.put(kfChannelMatches, ast.InternedTerm(f.ChannelMatches))
-	o.put(kfInstalled, ast.InternedTerm(f.Installed))
-	o.str(kfEligibleName, f.EligibleName)
-	o.str(kfEligibleNameError, f.EligibleNameError)
-	o.put(kfInstalledExcluded, ast.InternedTerm(f.InstalledExcluded))
-	o.str(kfAgentVersion, f.AgentVersion)
-	o.str(kfAgentVersionError, f.AgentVersionError)
-	o.put(kfPublished, intsTerm(f.Published))
-	o.put(kfPool, intsTerm(f.Pool))
-	o.put(kfCandidates, intsTerm(f.Candidates))
-	o.put(kfSDKBlocked, intsTerm(f.SDKBlocked))
-	o.put(kfNewer, intsTerm(f.Newer))
+func policyTerm(p *InputPolicy) *ast.Term {
+	o := make(object, 0, 3)
+	o.str(kName, p.Name)
+	o.put(kRevision, ast.NumberTerm(json.Number(strconv.FormatUint(p.Revision, 10))))
+	o.put(kSpec, specTerm(&p.Spec))
 	return o.term()
-}
-
-// intsTerm mirrors a slice of integers without omitempty: null when nil.
-func intsTerm[T int | int64](ns []T) *ast.Term {
-	if ns == nil {
-		return ast.NullTerm()
-	}
-	terms := make([]*ast.Term, len(ns))
-	for i, n := range ns {
-		terms[i] = intTerm(n)
-	}
-	return ast.ArrayTerm(terms...)
 }
 
 func deviceTerm(d *InputDevice) *ast.Term {
@@ -319,14 +290,35 @@ func releaseTerm(r *Release) *ast.Term {
 // the SHA-256 of a canonical encoding of its value (object keys sorted,
 // every item typed and length-prefixed). The same input always gives the
 // same id, however it was built or stored.
-func digest(v ast.Value) string {
-	buf := make([]byte, 0, 2048)
-	buf = appendCanonical(buf, v)
+func digest(v ast.Value) string { return digestWith(v, nil) }
+
+// digestWith is digest, with the encodings of some parts of v known.
+func digestWith(v ast.Value, memo canonMemo) string {
+	buf := make([]byte, 0, 4096)
+	buf = appendCanonical(buf, v, memo)
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:16])
 }
 
-func appendCanonical(buf []byte, v ast.Value) []byte {
+// canonMemo holds canonical encodings already made, by the value (the same
+// pointer, not an equal value) they encode.
+type canonMemo []canonPart
+
+type canonPart struct {
+	v     ast.Value
+	canon []byte
+}
+
+func (m canonMemo) find(v ast.Value) ([]byte, bool) {
+	for _, p := range m {
+		if p.v == v {
+			return p.canon, true
+		}
+	}
+	return nil, false
+}
+
+func appendCanonical(buf []byte, v ast.Value, memo canonMemo) []byte {
 	switch v := v.(type) {
 	case ast.Null:
 		return append(buf, 'z')
@@ -340,17 +332,22 @@ func appendCanonical(buf []byte, v ast.Value) []byte {
 	case ast.String:
 		return appendBytes(append(buf, 's'), string(v))
 	case *ast.Array:
+		if c, ok := memo.find(v); ok {
+			return append(buf, c...)
+		}
 		buf = binary.BigEndian.AppendUint32(append(buf, 'a'), uint32(v.Len()))
 		for i := range v.Len() {
-			buf = appendCanonical(buf, v.Elem(i).Value)
+			buf = appendCanonical(buf, v.Elem(i).Value, memo)
 		}
 		return buf
 	case ast.Object:
+		if c, ok := memo.find(v); ok {
+			return append(buf, c...)
+		}
 		buf = binary.BigEndian.AppendUint32(append(buf, 'o'), uint32(v.Len()))
-		keys := v.Keys() // sorted
-		for _, k := range keys {
-			buf = appendCanonical(buf, k.Value)
-			buf = appendCanonical(buf, v.Get(k).Value)
+		for _, k := range v.Keys() { // sorted
+			buf = appendCanonical(buf, k.Value, memo)
+			buf = appendCanonical(buf, v.Get(k).Value, memo)
 		}
 		return buf
 	default: // sets and refs never occur in an input
@@ -361,4 +358,50 @@ func appendCanonical(buf []byte, v ast.Value) []byte {
 func appendBytes(buf []byte, s string) []byte {
 	buf = binary.BigEndian.AppendUint32(buf, uint32(min(len(s), math.MaxUint32)))
 	return append(buf, s...)
+}
+func factsTerm(f *InputFacts) *ast.Term {
+	o := make(object, 0, 30)
+	o.put(kfAt, intTerm(f.At))
+	for _, t := range []struct {
+		k  *ast.Term
+		ns *int64
+	}{{kfEffectiveStart, f.EffectiveStart}, {kfEffectiveEnd, f.EffectiveEnd}, {kfUpdatedAt, f.UpdatedAt}, {kfEnrolledAt, f.EnrolledAt}, {kfForceAfter, f.ForceAfter}} {
+		if t.ns != nil {
+			o.put(t.k, intTerm(*t.ns))
+		}
+	}
+	o.put(kfPolicy, ast.InternedTerm(f.Policy))
+	o.str(kfMode, f.Mode)
+	o.str(kfTrack, f.Track)
+	o.str(kfInstallType, f.InstallType)
+	o.put(kfPostponeDays, intTerm(f.PostponeDays))
+	o.put(kfDailyFrequency, intTerm(f.DailyFrequency))
+	o.str(kfPromptText, f.PromptText)
+	o.str(kfButton, f.Button)
+	o.put(kfPlatformMatches, ast.InternedTerm(f.PlatformMatches))
+	o.put(kfChannelMatches, ast.InternedTerm(f.ChannelMatches))
+	o.put(kfInstalled, ast.InternedTerm(f.Installed))
+	o.str(kfEligibleName, f.EligibleName)
+	o.str(kfEligibleNameError, f.EligibleNameError)
+	o.put(kfInstalledExcluded, ast.InternedTerm(f.InstalledExcluded))
+	o.str(kfAgentVersion, f.AgentVersion)
+	o.str(kfAgentVersionError, f.AgentVersionError)
+	o.put(kfPublished, intsTerm(f.Published))
+	o.put(kfPool, intsTerm(f.Pool))
+	o.put(kfCandidates, intsTerm(f.Candidates))
+	o.put(kfSDKBlocked, intsTerm(f.SDKBlocked))
+	o.put(kfNewer, intsTerm(f.Newer))
+	return o.term()
+}
+
+// intsTerm mirrors a slice of integers without omitempty: null when nil.
+func intsTerm[T int | int64](ns []T) *ast.Term {
+	if ns == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(ns))
+	for i, n := range ns {
+		terms[i] = intTerm(n)
+	}
+	return ast.ArrayTerm(terms...)
 }
