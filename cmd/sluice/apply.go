@@ -48,8 +48,8 @@ sluice.dev/revision is written only if the stored object is still at that
 revision (` + "`sluice get -o yaml`" + ` adds it), so edits of a stale copy are
 refused with a conflict.` + clientHelp,
 		Example: `  # Preview, then apply, a directory of manifests
-  sluice apply -f examples/pos/ --dry-run
-  sluice apply -f examples/pos/
+  sluice apply -f examples/releases/ -f examples/fleet/ --dry-run
+  sluice apply -f examples/releases/ -f examples/fleet/
 
   # Edit a policy in place
   sluice get policies pos-stable -o yaml > p.yaml && $EDITOR p.yaml && sluice apply -f p.yaml
