@@ -12,11 +12,16 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sluice-mdm/sluice/agent"
+	"github.com/sluice-mdm/sluice/internal/client"
+	"github.com/sluice-mdm/sluice/internal/sandbox"
+	"github.com/sluice-mdm/sluice/policy"
 	"github.com/sluice-mdm/sluice/protocol"
 )
 
@@ -213,3 +218,231 @@ func etcZone(off int) string {
 
 // joinLines is strings.Join with newlines, for messages.
 func joinLines(s []string) string { return strings.Join(s, "\n") }
+
+// scenarioTimeout bounds every wait of a scenario.
+const scenarioTimeout = 60 * time.Second
+
+// startSystem starts a sandbox system in a temporary directory; the
+// test's cleanup closes it.
+func startSystem(t *testing.T, cfg sandbox.Config) *sandbox.System {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sandbox.StartTimeout)
+	defer cancel()
+	sys, err := sandbox.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start system: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := sys.Close(ctx); err != nil {
+			t.Errorf("close system: %v", err)
+		}
+	})
+	return sys
+}
+
+// applyYAML applies manifests given inline, each as one named file, in
+// one request.
+func applyYAML(t *testing.T, ctx context.Context, sys *sandbox.System, files map[string]string) client.ApplyResult {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, data := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(data)}
+	}
+	res, err := sys.Apply(ctx, fsys, sortedKeys(files)...)
+	if err != nil {
+		t.Fatalf("apply %v: %v", sortedKeys(files), err)
+	}
+	return res
+}
+
+// pushReleases uploads test APKs through the admin API.
+func pushReleases(t *testing.T, ctx context.Context, sys *sandbox.System, files ...string) map[string]policy.Release {
+	t.Helper()
+	out := map[string]policy.Release{}
+	for _, f := range files {
+		rel, err := sys.PushRelease(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = rel
+	}
+	return out
+}
+
+// startDevice starts one simulated device.
+func startDevice(t *testing.T, ctx context.Context, sys *sandbox.System, spec sandbox.DeviceSpec) *sandbox.Device {
+	t.Helper()
+	d, err := sys.StartDevice(ctx, spec)
+	if err != nil {
+		t.Fatalf("start device %s: %v", spec.ID, err)
+	}
+	return d
+}
+
+// waitFor is sandbox.WaitFor failing the test.
+func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	if err := sandbox.WaitFor(ctx, timeout, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// installed reads the versions installed on a sim device.
+func installed(t *testing.T, ctx context.Context, d *sandbox.Device) map[string]string {
+	t.Helper()
+	apps, err := d.Installed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return versions(apps)
+}
+
+// waitVersion waits until the sim device has pkg at version.
+func waitVersion(t *testing.T, ctx context.Context, d *sandbox.Device, pkg, version string) {
+	t.Helper()
+	waitFor(t, ctx, scenarioTimeout, fmt.Sprintf("%s to install %s %s", d.ID(), pkg, version), func() (bool, error) {
+		apps, err := d.Installed(ctx)
+		if err != nil {
+			return false, err
+		}
+		got := apps[pkg].VersionName
+		return got == version, fmt.Errorf("%s has %s %q", d.ID(), pkg, got)
+	})
+}
+
+// appStatus is the agent's status of one app, and whether it has one.
+func appStatus(d *sandbox.Device, pkg string) (agent.AppStatus, bool) {
+	for _, a := range d.Status().Apps {
+		if a.App == pkg {
+			return a, true
+		}
+	}
+	return agent.AppStatus{}, false
+}
+
+// waitAcknowledged waits until the controller's last directive for the
+// device is the one the device last reported enforcing, and returns the
+// explanation for app at that point.
+func waitAcknowledged(t *testing.T, ctx context.Context, sys *sandbox.System, id, app string) client.Explanation {
+	t.Helper()
+	var ex client.Explanation
+	waitFor(t, ctx, scenarioTimeout, id+" to acknowledge its directive", func() (bool, error) {
+		var err error
+		ex, err = sys.Client().Explain(ctx, id, app)
+		if err != nil {
+			return false, err
+		}
+		if ex.Directive == nil || ex.Directive.Sequence == 0 {
+			return false, errors.New("no directive issued yet")
+		}
+		return ex.Directive.Acknowledged == ex.Directive.Sequence,
+			fmt.Errorf("directive %d, acknowledged %d", ex.Directive.Sequence, ex.Directive.Acknowledged)
+	})
+	return ex
+}
+
+// decisionOf is the one decision of an explanation, as "action [codes]
+// -> target".
+func decisionOf(t *testing.T, ex client.Explanation) string {
+	t.Helper()
+	if len(ex.Decisions) != 1 {
+		t.Fatalf("explain %s: %d decisions, want 1", ex.Device.ID, len(ex.Decisions))
+	}
+	return describe(ex.Decisions[0])
+}
+
+// describe summarises a decision as "action [codes] -> target".
+func describe(d protocol.Decision) string {
+	s := fmt.Sprintf("%s %v", d.Action, reasonCodes(d.Reasons))
+	if d.Target != nil {
+		s += " -> " + d.Target.VersionName
+	}
+	return s
+}
+
+// decisionTrail reads the decision log of (device, app) and returns the
+// decisions in order, consecutive repeats collapsed.
+func decisionTrail(t *testing.T, ctx context.Context, sys *sandbox.System, device, app string) []string {
+	t.Helper()
+	entries, err := sys.Client().Decisions(ctx, client.DecisionQuery{Device: device, App: app, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	for _, e := range entries {
+		d, err := e.Decision()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := describe(d)
+		if len(trail) == 0 || trail[len(trail)-1] != s {
+			trail = append(trail, s)
+		}
+	}
+	return trail
+}
+
+// deviceEvents reads the events the controller stored for a device.
+func deviceEvents(t *testing.T, ctx context.Context, sys *sandbox.System, device string) []protocol.Event {
+	t.Helper()
+	evs, err := readEvents(ctx, sys.NATSURL(), device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// waitEvents waits until the controller stored, for a device, events
+// with the counts of want (as countEvents counts them) or more, and
+// returns them.
+func waitEvents(t *testing.T, ctx context.Context, sys *sandbox.System, device string, want map[string]int) []protocol.Event {
+	t.Helper()
+	var evs []protocol.Event
+	waitFor(t, ctx, scenarioTimeout, fmt.Sprintf("events %v from %s", want, device), func() (bool, error) {
+		var err error
+		if evs, err = readEvents(ctx, sys.NATSURL(), device); err != nil {
+			return false, err
+		}
+		got := countEvents(evs)
+		for k, n := range want {
+			if got[k] < n {
+				return false, fmt.Errorf("have %v", got)
+			}
+		}
+		return true, nil
+	})
+	return evs
+}
+
+// clientQuery selects the decision log of one device and app.
+func clientQuery(device, app string) client.DecisionQuery {
+	return client.DecisionQuery{Device: device, App: app, Limit: 1000}
+}
+
+// waitDecision waits until the controller decides want ("action [codes]
+// -> target", see describe) for (device, app) and the device has
+// acknowledged the directive carrying it; it returns the explanation.
+func waitDecision(t *testing.T, ctx context.Context, sys *sandbox.System, device, app, want string) client.Explanation {
+	t.Helper()
+	var ex client.Explanation
+	waitFor(t, ctx, scenarioTimeout, fmt.Sprintf("%s %s decided %q and acknowledged", device, app, want), func() (bool, error) {
+		var err error
+		if ex, err = sys.Client().Explain(ctx, device, app); err != nil {
+			return false, err
+		}
+		if len(ex.Decisions) != 1 {
+			return false, fmt.Errorf("%d decisions", len(ex.Decisions))
+		}
+		got := describe(ex.Decisions[0])
+		if ex.Directive == nil || ex.Directive.Sequence == 0 || ex.Directive.Acknowledged != ex.Directive.Sequence {
+			return false, fmt.Errorf("decided %q; directive %+v not acknowledged", got, ex.Directive)
+		}
+		return got == want, fmt.Errorf("decided %q", got)
+	})
+	return ex
+}
