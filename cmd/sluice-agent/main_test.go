@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
@@ -227,5 +228,52 @@ com.example.pos [===============>              ]  50%  512.0 KiB/1.0 MiB  256.0 
 	err := run([]string{"status", "--prompt-addr", addr}, &out, &errOut)
 	if cli.Code(err) != cli.ExitUnavailable {
 		t.Errorf("status with no agent = %v (code %d), want code %d", err, cli.Code(err), cli.ExitUnavailable)
+	}
+}
+
+func TestSimInstall(t *testing.T) {
+	data := t.TempDir()
+	var out, errOut bytes.Buffer
+	if err := run([]string{"sim", "set", "--data", data, "sdk=30"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	install := func(file string, extra ...string) error {
+		out.Reset()
+		return run(append([]string{"sim", "install", "--data", data, testapk.Path(t, file)}, extra...), &out, &errOut)
+	}
+	if err := install("pos-2.0.0.apk"); err != nil {
+		t.Fatalf("first install: %v", err)
+	}
+	if !strings.Contains(out.String(), "com.example.pos  2.0.0 (200)") {
+		t.Errorf("sim install does not show the installed app:\n%s", out.String())
+	}
+	tests := []struct {
+		name, file, wantErr string
+	}{
+		{"downgrade", "pos-1.0.0.apk", "INSTALL_FAILED_VERSION_DOWNGRADE"},
+		{"other signer", "pos-2.0.0-keyB.apk", "INSTALL_FAILED_UPDATE_INCOMPATIBLE"},
+		{"minSdk above the device", "kiosk-2.0.0-minsdk34.apk", "INSTALL_FAILED_OLDER_SDK"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := install(tt.file)
+			if err == nil || cli.Code(err) != cli.ExitInvalid || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("sim install %s = %v (code %d), want %s", tt.file, err, cli.Code(err), tt.wantErr)
+			}
+		})
+	}
+	if err := install("pos-1.0.0.apk", "--allow-downgrade"); err != nil {
+		t.Fatalf("downgrade with --allow-downgrade: %v", err)
+	}
+	d, err := openSim(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := d.Installed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apps["com.example.pos"].VersionCode; got != 100 || len(apps) != 1 {
+		t.Errorf("installed = %+v, want only com.example.pos at 100", apps)
 	}
 }

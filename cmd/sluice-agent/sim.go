@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sluice-mdm/sluice/agent/platform"
 	"github.com/sluice-mdm/sluice/agent/platform/sim"
 	"github.com/sluice-mdm/sluice/internal/cli"
 )
@@ -17,7 +18,7 @@ func newSimCmd() *cobra.Command {
 		Short: "Change or show the simulated device of a data directory",
 		Long: `The sim platform keeps a simulated Android device in DATA/sim. These commands
 change its sensed state while the agent runs, and show it.`,
-		Example: "  sluice-agent sim set --data ./agent wifi=on charging=on idle=on foreground=none\n  sluice-agent sim show --data ./agent",
+		Example: "  sluice-agent sim install --data ./agent pos-1.0.0.apk\n  sluice-agent sim set --data ./agent wifi=on charging=on idle=on foreground=none\n  sluice-agent sim show --data ./agent",
 	}
 	var data string
 	set := &cobra.Command{
@@ -50,10 +51,33 @@ change its sensed state while the agent runs, and show it.`,
 			return showSim(cmd, d)
 		},
 	}
-	for _, c := range []*cobra.Command{set, show} {
+	var allowDowngrade bool
+	install := &cobra.Command{
+		Use:   "install --data DIR FILE.apk",
+		Short: "Install an APK on the simulated device, with Android's PackageManager rules",
+		Long: `install puts an app on the simulated device as "adb install -r" would: the
+signature must verify for the device's SDK, an update must come from the same
+signing certificate with a versionCode at least as high (lower only with
+--allow-downgrade), and minSdk must not exceed the device's. Use it to set up
+the apps a device starts with; the agent installs updates itself.`,
+		Example: "  sluice-agent sim install --data ./agent internal/testapk/files/pos-1.0.0.apk",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := openSim(data)
+			if err != nil {
+				return err
+			}
+			if err := d.Install(cmd.Context(), args[0], platform.InstallOptions{AllowDowngrade: allowDowngrade}); err != nil {
+				return cli.WithCode(cli.ExitInvalid, fmt.Errorf("install %s: %w", args[0], err))
+			}
+			return showSim(cmd, d)
+		},
+	}
+	install.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "allow a lower versionCode than the installed one (pm install -d)")
+	for _, c := range []*cobra.Command{set, show, install} {
 		c.Flags().StringVar(&data, "data", "", "the agent's data directory (the device is in DATA/sim)")
 	}
-	cmd.AddCommand(set, show)
+	cmd.AddCommand(set, show, install)
 	return cmd
 }
 
