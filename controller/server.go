@@ -309,10 +309,11 @@ Agents must pin the controller's public key (copy it to every device):
 Superadmin API token (shown this once; only its hash is stored):
   %s
 
-Send it as a bearer token, for example:
-  curl -H 'Authorization: Bearer %s' http://%s/api/v1/policies
-Create tokens for people and scripts with 'sluice token create --role ROLE'.
+Use it from the sluice command line (or as a bearer token over HTTP):
+  export SLUICE_SERVER=http://%s SLUICE_TOKEN=%s
+  sluice get devices
+Create tokens for people and scripts with 'sluice token create --name NAME --role ROLE'.
 
-`, s.cfg.DataDir, pubPath, secret, secret, addr)
+`, s.cfg.DataDir, pubPath, secret, addr, secret)
 	return err
 }
