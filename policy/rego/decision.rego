@@ -95,11 +95,11 @@ outcome := {"action": "none", "reasons": [{"code": "NO_POLICY"}]} if {
 } else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "EXCLUDED_VERSION"}]} if {
 	input.facts.installedExcluded == true
 } else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NO_NEWER_RELEASE", "form": selector}]} if {
-	count(input.facts.pool) == 0
+	input.facts.pool == []
 } else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "SDK_TOO_OLD", "release": input.facts.sdkBlocked[0]}]} if {
-	not is_update
+	update == "none"
 } else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "UP_TO_DATE", "form": up_to_date_form}]} if {
-	not is_update
+	update == "none"
 } else := unsupported if {
 	input.facts.agentVersion == "unreported"
 } else := unsupported if {
@@ -107,7 +107,7 @@ outcome := {"action": "none", "reasons": [{"code": "NO_POLICY"}]} if {
 } else := unsupported if {
 	input.facts.agentVersion == "older"
 } else := {"action": "none", "mode": input.facts.mode, "reasons": [{"code": "NOT_IN_ROLLOUT"}]} if {
-	not in_rollout
+	in_rollout == false
 } else := store_redirect if {
 	input.device.platform == "ios"
 } else := postponed if {
@@ -127,7 +127,7 @@ outcome := {"action": "none", "reasons": [{"code": "NO_POLICY"}]} if {
 unsupported := {
 	"action": "unsupported",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"reasons": [{"code": "CLIENT_TOO_OLD", "form": input.facts.agentVersion}],
@@ -137,7 +137,7 @@ unsupported := {
 store_redirect := {
 	"action": "storeRedirect",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"prompt": {
@@ -171,7 +171,7 @@ else := null
 postponed := {
 	"action": "postponed",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": period_end,
@@ -182,7 +182,7 @@ postponed := {
 forced := {
 	"action": "force",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,
@@ -203,7 +203,7 @@ forced_reason := {"code": "FORCED", "form": "policy"} if {
 prompted := {
 	"action": "prompt",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,
@@ -221,7 +221,7 @@ prompted := {
 install := {
 	"action": "install",
 	"mode": input.facts.mode,
-	"target": target_index,
+	"target": input.facts.candidates[0],
 	"installType": input.facts.installType,
 	"allowDowngrade": downgrade,
 	"notBefore": not_before,

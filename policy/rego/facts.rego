@@ -66,24 +66,23 @@ pinned if input.policy.spec.target.version
 
 pinned if input.policy.spec.target.versionPrefix
 
-# The device moves only to a strictly higher versionCode, or down to a
-# pinned version when the policy allows downgrades.
-is_update if target.versionCode > installed.versionCode
-
-is_update if {
-	target
-	not installed
-}
-
-is_update if downgrade
+# Whether and how the device moves to the target: up to a strictly higher
+# versionCode, or installing the app when it is not installed, or down to a
+# pinned version when the policy allows downgrades; "none" otherwise.
+update := "upgrade" if {
+	input.releases[input.facts.candidates[0]].versionCode > input.device.installed.versionCode
+} else := "install" if {
+	input.facts.installed == false
+	input.facts.candidates[0]
+} else := "downgrade" if {
+	input.policy.spec.target.allowDowngrade == true
+	pinned
+	input.releases[input.facts.candidates[0]].versionCode < input.device.installed.versionCode
+} else := "none"
 
 default downgrade := false
 
-downgrade if {
-	input.policy.spec.target.allowDowngrade == true
-	pinned
-	target.versionCode < installed.versionCode
-}
+downgrade if update == "downgrade"
 
 # Why an installed app that has no update is up to date.
 up_to_date_form := "cannotRun" if {
@@ -97,9 +96,9 @@ up_to_date_form := "cannotRun" if {
 # Rollout: the device takes part when its stable bucket (0..9999) is below
 # percent * 100, rounded to a whole bucket so that decimal percentages such
 # as 71.37 mean exactly 7137 buckets. No rollout section means every device.
-in_rollout if not input.policy.spec.rollout
+default in_rollout := true
 
-in_rollout if input.rolloutBucket < round(input.policy.spec.rollout.percent * 100)
+in_rollout := false if input.rolloutBucket >= round(input.policy.spec.rollout.percent * 100)
 
 # Default mode's conditions: every one holds unless the policy lifts it.
 # highPriority installs at once, without conditions or window.
@@ -119,7 +118,7 @@ install_window := null if {
 # When a closable prompt turns into a forced one: the target's publication
 # plus prompt.forceAfter; null when the policy sets none.
 force_after := t if {
-	t := input.facts.published[target_index] + input.facts.forceAfter
+	t := input.facts.published[input.facts.candidates[0]] + input.facts.forceAfter
 } else := null
 
 forced_now if input.policy.spec.force == true
