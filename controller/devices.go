@@ -151,7 +151,7 @@ func (r *Reconciler) handleSync(ctx context.Context, m *nats.Msg) {
 		return
 	}
 	is := r.dirs.get(id)
-	if is == nil || is.expiresAt.Sub(r.now()) < r.ttl/3 || req.LastSequence >= is.seq {
+	if is == nil || is.expiresAt.Sub(r.now()) < r.ttl/3 || req.LastSequence > is.seq {
 		// No usable directive yet, or the agent holds a newer sequence than
 		// the store (a restored store): evaluate now, above its sequence.
 		ctx, cancel := context.WithTimeout(ctx, storeTimeout)

@@ -69,7 +69,7 @@ func (r *Reconciler) issue(ctx context.Context, id string, decs []Decision, now 
 			return last, nil
 		}
 		merged, changed, setChanged := mergeDecisions(last, decs)
-		renew := last == nil || last.expiresAt.Sub(now) < r.ttl/3 || minSeq >= last.seq
+		renew := last == nil || last.expiresAt.Sub(now) < r.ttl/3 || minSeq > last.seq
 		if !setChanged && !renew {
 			return last, nil
 		}

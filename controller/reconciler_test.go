@@ -227,7 +227,7 @@ func TestSyncRequests(t *testing.T) {
 		wantErr string
 	}{
 		{"current directive", "till-1", req("till-1", 0), pushed.Sequence, ""},
-		{"agent already has it", "till-1", req("till-1", 0), pushed.Sequence, ""},
+		{"agent already has it: the same directive, not a new one", "till-1", req("till-1", pushed.Sequence), pushed.Sequence, ""},
 		{"unknown device", "till-9", req("till-9", 0), 0, "unknown device: send a report first"},
 		{"device id of another device", "till-1", req("till-2", 0), 0, `sync request: deviceId "till-2" is not the device of subject sluice.v1.device.till-1.sync`},
 		{"not JSON", "till-1", []byte("{"), 0, "sync request is not a JSON SyncRequest: unexpected end of JSON input"},
