@@ -110,19 +110,25 @@ func (in *Input) value() ast.Value {
 	return v
 }
 
-// build returns the input's value and its decision id: digest(v),
-// computed with the canonical encodings of the cached release and policy
-// terms instead of encoding them again.
+// build returns the input's value and its decision id, digest(v). The
+// members of the objects built here are put in key order, so that the
+// canonical encoding is written from them directly, and the cached release
+// and policy terms bring their encodings along.
 func (in *Input) build() (v ast.Value, id string) {
+	dev, facts := deviceObject(&in.Device), factsObject(&in.Facts)
+	devTerm, factsTerm := dev.term(), facts.term()
+	memo := make(canonMemo, 0, 3+len(in.Releases))
+	memo = append(memo, canonPart{v: devTerm.Value, pairs: dev}, canonPart{v: factsTerm.Value, pairs: facts})
+	size := 1024 + 48*len(facts)
 	o := make(object, 0, 7)
-	o.put(kAt, timeTerm(in.At))
 	o.str(kApp, in.App)
-	o.put(kRolloutBucket, intTerm(in.RolloutBucket))
-	o.put(kDevice, deviceTerm(&in.Device))
-	var memo canonMemo
+	o.put(kAt, timeTerm(in.At))
+	o.put(kDevice, devTerm)
+	o.put(kFacts, factsTerm)
 	if in.Policy != nil {
 		p := cachedPolicyTerm(in.Policy)
-		memo = append(memo, canonPart{p.term.Value, p.canon})
+		memo = append(memo, canonPart{v: p.term.Value, canon: p.canon})
+		size += len(p.canon)
 		o.put(kPolicy, p.term)
 	}
 	if in.Releases == nil {
@@ -131,14 +137,27 @@ func (in *Input) build() (v ast.Value, id string) {
 		rs := make([]*ast.Term, len(in.Releases))
 		for i := range in.Releases {
 			r := cachedReleaseTerm(&in.Releases[i])
-			memo = append(memo, canonPart{r.term.Value, r.canon})
+			memo = append(memo, canonPart{v: r.term.Value, canon: r.canon})
+			size += len(r.canon)
 			rs[i] = r.term
 		}
 		o.put(kReleases, ast.ArrayTerm(rs...))
 	}
-	o.put(kFacts, factsTerm(&in.Facts))
-	v = ast.NewObject(o...)
-	return v, digestWith(v, memo)
+	o.put(kRolloutBucket, intTerm(in.RolloutBucket))
+	buf := o.appendCanonical(make([]byte, 0, size), memo)
+	sum := sha256.Sum256(buf)
+	return ast.NewObject(o...), hex.EncodeToString(sum[:16])
+}
+
+// appendCanonical encodes an object whose members are in key order, as
+// appendCanonical encodes its value.
+func (o object) appendCanonical(buf []byte, memo canonMemo) []byte {
+	buf = binary.BigEndian.AppendUint32(append(buf, 'o'), uint32(len(o)))
+	for _, kv := range o {
+		buf = appendCanonical(buf, kv[0].Value, memo)
+		buf = appendCanonical(buf, kv[1].Value, memo)
+	}
+	return buf
 }
 
 func policyTerm(p *InputPolicy) *ast.Term {
@@ -149,14 +168,24 @@ func policyTerm(p *InputPolicy) *ast.Term {
 	return o.term()
 }
 
-func deviceTerm(d *InputDevice) *ast.Term {
+// deviceObject returns the members of the device, sorted by key.
+func deviceObject(d *InputDevice) object {
 	o := make(object, 0, 9)
-	o.str(kID, d.ID)
-	o.str(kPlatform, d.Platform)
-	o.put(kSDK, intTerm(d.SDK))
 	o.strOmitEmpty(kAgentVersion, d.AgentVersion)
 	o.strOmitEmpty(kChannel, d.Channel)
-	o.strOmitEmpty(kTimeZone, d.TimeZone)
+	if !d.EnrolledAt.IsZero() {
+		o.put(kEnrolledAt, timeTerm(d.EnrolledAt))
+	}
+	o.str(kID, d.ID)
+	if a := d.Installed; a != nil {
+		app := make(object, 0, 3)
+		if !a.UpdatedAt.IsZero() {
+			app.put(kUpdatedAt, timeTerm(a.UpdatedAt))
+		}
+		app.put(kVersionCode, intTerm(a.VersionCode))
+		app.str(kVersionName, a.VersionName)
+		o.put(kInstalled, app.term())
+	}
 	if len(d.Labels) > 0 {
 		labels := make(object, 0, len(d.Labels))
 		for k, v := range d.Labels {
@@ -164,19 +193,10 @@ func deviceTerm(d *InputDevice) *ast.Term {
 		}
 		o.put(kLabels, labels.term())
 	}
-	if !d.EnrolledAt.IsZero() {
-		o.put(kEnrolledAt, timeTerm(d.EnrolledAt))
-	}
-	if a := d.Installed; a != nil {
-		app := make(object, 0, 3)
-		app.str(kVersionName, a.VersionName)
-		app.put(kVersionCode, intTerm(a.VersionCode))
-		if !a.UpdatedAt.IsZero() {
-			app.put(kUpdatedAt, timeTerm(a.UpdatedAt))
-		}
-		o.put(kInstalled, app.term())
-	}
-	return o.term()
+	o.str(kPlatform, d.Platform)
+	o.put(kSDK, intTerm(d.SDK))
+	o.strOmitEmpty(kTimeZone, d.TimeZone)
+	return o
 }
 
 func specTerm(p *UpdatePolicy) *ast.Term {
@@ -290,32 +310,29 @@ func releaseTerm(r *Release) *ast.Term {
 // the SHA-256 of a canonical encoding of its value (object keys sorted,
 // every item typed and length-prefixed). The same input always gives the
 // same id, however it was built or stored.
-func digest(v ast.Value) string { return digestWith(v, nil) }
-
-// digestWith is digest, with the encodings of some parts of v known.
-func digestWith(v ast.Value, memo canonMemo) string {
-	buf := make([]byte, 0, 4096)
-	buf = appendCanonical(buf, v, memo)
-	sum := sha256.Sum256(buf)
+func digest(v ast.Value) string {
+	sum := sha256.Sum256(appendCanonical(make([]byte, 0, 4096), v, nil))
 	return hex.EncodeToString(sum[:16])
 }
 
-// canonMemo holds canonical encodings already made, by the value (the same
-// pointer, not an equal value) they encode.
+// canonMemo holds what is known of the encoding of some values, by value
+// (the same pointer, not an equal value): their encoding, or their members
+// in key order.
 type canonMemo []canonPart
 
 type canonPart struct {
 	v     ast.Value
 	canon []byte
+	pairs object
 }
 
-func (m canonMemo) find(v ast.Value) ([]byte, bool) {
-	for _, p := range m {
-		if p.v == v {
-			return p.canon, true
+func (m canonMemo) find(v ast.Value) *canonPart {
+	for i := range m {
+		if m[i].v == v {
+			return &m[i]
 		}
 	}
-	return nil, false
+	return nil
 }
 
 func appendCanonical(buf []byte, v ast.Value, memo canonMemo) []byte {
@@ -332,17 +349,17 @@ func appendCanonical(buf []byte, v ast.Value, memo canonMemo) []byte {
 	case ast.String:
 		return appendBytes(append(buf, 's'), string(v))
 	case *ast.Array:
-		if c, ok := memo.find(v); ok {
-			return append(buf, c...)
-		}
 		buf = binary.BigEndian.AppendUint32(append(buf, 'a'), uint32(v.Len()))
 		for i := range v.Len() {
 			buf = appendCanonical(buf, v.Elem(i).Value, memo)
 		}
 		return buf
 	case ast.Object:
-		if c, ok := memo.find(v); ok {
-			return append(buf, c...)
+		if p := memo.find(v); p != nil {
+			if p.pairs != nil {
+				return p.pairs.appendCanonical(buf, memo)
+			}
+			return append(buf, p.canon...)
 		}
 		buf = binary.BigEndian.AppendUint32(append(buf, 'o'), uint32(v.Len()))
 		for _, k := range v.Keys() { // sorted
@@ -359,39 +376,42 @@ func appendBytes(buf []byte, s string) []byte {
 	buf = binary.BigEndian.AppendUint32(buf, uint32(min(len(s), math.MaxUint32)))
 	return append(buf, s...)
 }
-func factsTerm(f *InputFacts) *ast.Term {
-	o := make(object, 0, 30)
-	o.put(kfAt, intTerm(f.At))
-	for _, t := range []struct {
-		k  *ast.Term
-		ns *int64
-	}{{kfEffectiveStart, f.EffectiveStart}, {kfEffectiveEnd, f.EffectiveEnd}, {kfUpdatedAt, f.UpdatedAt}, {kfEnrolledAt, f.EnrolledAt}, {kfForceAfter, f.ForceAfter}} {
-		if t.ns != nil {
-			o.put(t.k, intTerm(*t.ns))
+// factsObject returns the members of the facts, sorted by key.
+func factsObject(f *InputFacts) object {
+	o := make(object, 0, 27)
+	ns := func(k *ast.Term, v *int64) {
+		if v != nil {
+			o.put(k, intTerm(*v))
 		}
 	}
-	o.put(kfPolicy, ast.InternedTerm(f.Policy))
-	o.str(kfMode, f.Mode)
-	o.str(kfTrack, f.Track)
-	o.str(kfInstallType, f.InstallType)
-	o.put(kfPostponeDays, intTerm(f.PostponeDays))
-	o.put(kfDailyFrequency, intTerm(f.DailyFrequency))
-	o.str(kfPromptText, f.PromptText)
-	o.str(kfButton, f.Button)
-	o.put(kfPlatformMatches, ast.InternedTerm(f.PlatformMatches))
-	o.put(kfChannelMatches, ast.InternedTerm(f.ChannelMatches))
-	o.put(kfInstalled, ast.InternedTerm(f.Installed))
-	o.str(kfEligibleName, f.EligibleName)
-	o.str(kfEligibleNameError, f.EligibleNameError)
-	o.put(kfInstalledExcluded, ast.InternedTerm(f.InstalledExcluded))
 	o.str(kfAgentVersion, f.AgentVersion)
 	o.str(kfAgentVersionError, f.AgentVersionError)
-	o.put(kfPublished, intsTerm(f.Published))
-	o.put(kfPool, intsTerm(f.Pool))
+	o.put(kfAt, intTerm(f.At))
+	o.str(kfButton, f.Button)
 	o.put(kfCandidates, intsTerm(f.Candidates))
-	o.put(kfSDKBlocked, intsTerm(f.SDKBlocked))
+	o.put(kfChannelMatches, ast.InternedTerm(f.ChannelMatches))
+	o.put(kfDailyFrequency, intTerm(f.DailyFrequency))
+	ns(kfEffectiveEnd, f.EffectiveEnd)
+	ns(kfEffectiveStart, f.EffectiveStart)
+	o.str(kfEligibleName, f.EligibleName)
+	o.str(kfEligibleNameError, f.EligibleNameError)
+	ns(kfEnrolledAt, f.EnrolledAt)
+	ns(kfForceAfter, f.ForceAfter)
+	o.str(kfInstallType, f.InstallType)
+	o.put(kfInstalled, ast.InternedTerm(f.Installed))
+	o.put(kfInstalledExcluded, ast.InternedTerm(f.InstalledExcluded))
+	o.str(kfMode, f.Mode)
 	o.put(kfNewer, intsTerm(f.Newer))
-	return o.term()
+	o.put(kfPlatformMatches, ast.InternedTerm(f.PlatformMatches))
+	o.put(kfPolicy, ast.InternedTerm(f.Policy))
+	o.put(kfPool, intsTerm(f.Pool))
+	o.put(kfPostponeDays, intTerm(f.PostponeDays))
+	o.str(kfPromptText, f.PromptText)
+	o.put(kfPublished, intsTerm(f.Published))
+	o.put(kfSDKBlocked, intsTerm(f.SDKBlocked))
+	o.str(kfTrack, f.Track)
+	ns(kfUpdatedAt, f.UpdatedAt)
+	return o
 }
 
 // intsTerm mirrors a slice of integers without omitempty: null when nil.

@@ -1,10 +1,10 @@
 package policy
 
 import (
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -91,10 +91,48 @@ func cloneRelease(r Release) Release {
 	return r
 }
 
-// policyEqual compares every field; reflect.DeepEqual tells nil from empty
-// slices, as JSON does.
+// policyEqual compares every field, telling nil from empty slices as JSON
+// does.
 func policyEqual(a, b *InputPolicy) bool {
-	return a.Name == b.Name && a.Revision == b.Revision && reflect.DeepEqual(a.Spec, b.Spec)
+	x, y := &a.Spec, &b.Spec
+	return a.Name == b.Name && a.Revision == b.Revision &&
+		x.App == y.App && nilEqual(x.Platforms, y.Platforms) && nilEqual(x.Channels, y.Channels) &&
+		x.Track == y.Track && x.Mode == y.Mode && x.PostponeDays == y.PostponeDays &&
+		ptrEqual(x.Eligible, y.Eligible) && nilEqual(x.ExcludedVersions, y.ExcludedVersions) &&
+		ptrEqual(x.Target, y.Target) && x.MinClientVersion == y.MinClientVersion &&
+		effectiveEqual(x.Effective, y.Effective) && constraintsEqual(x.Constraints, y.Constraints) &&
+		ptrEqual(x.MaintenanceWindow, y.MaintenanceWindow) && ptrEqual(x.Prompt, y.Prompt) &&
+		x.Force == y.Force && ptrEqual(x.Rollout, y.Rollout) && x.InstallType == y.InstallType
+}
+
+// ptrEqual compares two pointers to comparable structs by value.
+func ptrEqual[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func effectiveEqual(a, b *Effective) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return timePtrEqual(a.Start, b.Start) && timePtrEqual(a.End, b.End)
+}
+
+func timePtrEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b) && a.Location() == b.Location()
+}
+
+func constraintsEqual(a, b *ConstraintOverrides) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return ptrEqual(a.UnmeteredNetwork, b.UnmeteredNetwork) && ptrEqual(a.Charging, b.Charging) &&
+		ptrEqual(a.Idle, b.Idle) && ptrEqual(a.NotForeground, b.NotForeground)
 }
 
 func clonePolicy(p InputPolicy) InputPolicy {

@@ -60,6 +60,36 @@ func mutateLeaf(v reflect.Value, target int, n *int) bool {
 	return true
 }
 
+// zeroRef sets to nil the non-nil pointer or slice numbered target in a
+// walk of v; it reports whether it found it.
+func zeroRef(v reflect.Value, target int, n *int) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Slice:
+		if v.IsNil() {
+			return false
+		}
+		if *n++; *n-1 == target && v.CanSet() {
+			v.SetZero()
+			return true
+		}
+		if v.Kind() == reflect.Pointer {
+			return zeroRef(v.Elem(), target, n)
+		}
+		for i := range v.Len() {
+			if zeroRef(v.Index(i), target, n) {
+				return true
+			}
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && zeroRef(v.Field(i), target, n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func jsonOf(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -117,6 +147,21 @@ func TestCachedTermsFollowChanges(t *testing.T) {
 			}
 			if leaves < 10 {
 				t.Errorf("walked %d leaves, want at least 10", leaves)
+			}
+			refs := 0
+			for i := 1; ; i++ { // 0 is the value itself
+				changed := c.clone()
+				k := 0
+				if !zeroRef(reflect.ValueOf(changed), i, &k) {
+					break
+				}
+				refs++
+				if c.equal(changed) {
+					t.Errorf("pointer or slice %d set to nil: still equal (-original +changed):\n%s", i, cmp.Diff(c.v, changed))
+				}
+			}
+			if refs < 2 {
+				t.Errorf("walked %d pointers and slices, want at least 2", refs)
 			}
 		})
 	}
