@@ -55,8 +55,17 @@ func (r *Reconciler) Explain(ctx context.Context, deviceID, app string) (*Explan
 	if ex.Groups == nil {
 		ex.Groups = []string{}
 	}
+	// A fresh evaluation whose outcome equals the issued decision is that
+	// decision: show it with the id the device reports back.
+	issuedDecs := []policy.Decision(nil)
+	if is := r.dirs.get(deviceID); is != nil {
+		issuedDecs = is.decisions
+	}
 	for i, d := range decs {
 		ex.Decisions[i] = d.Decision
+		if prev, ok := findDecision(issuedDecs, d.App); ok && policy.SameOutcome(prev, d.Decision) == "" {
+			ex.Decisions[i] = prev
+		}
 	}
 	if rep := rec.Value.LastReport; rep != nil && len(rep.Status) > 0 {
 		ex.Status = make(map[string]protocol.AppStatus, len(rep.Status))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
@@ -28,9 +29,15 @@ func TestExplainGathersDecisionGroupsStatusAndDirective(t *testing.T) {
 	d := f.nextDirective(till1, "till-1", 0)
 	f.settle(r)
 
+	// Later, the same outcome is the issued decision, with the id the
+	// device reports back, not a fresh one made of a later input.
+	f.clock.Advance(time.Minute)
 	ex, err := r.Explain(testCtx(t), "till-1", appPOS)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(ex.Decisions) != 1 || ex.Decisions[0].DecisionID != d.Decisions[0].DecisionID {
+		t.Errorf("explain shows decision %v, want the issued %s", ex.Decisions, d.Decisions[0].DecisionID)
 	}
 	type summary struct {
 		Groups    []string
