@@ -82,6 +82,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 invalid input, 4 not found,
 		newTokenCommand(),
 		newReleaseCommand(),
 		newRolloutCommand(),
+		newDemoCommand(),
 	)
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sluice-mdm/sluice/agent"
 	"github.com/sluice-mdm/sluice/agent/download"
@@ -186,8 +187,9 @@ func (d *Device) start(ctx context.Context) error {
 		Platform: d.sim, Labels: d.spec.Labels, Channel: d.spec.Channel, AgentVersion: d.spec.AgentVersion,
 		SenseInterval: s.cfg.SenseInterval, ReportInterval: s.cfg.ReportInterval, PromptAddr: d.promptAddr,
 		MaxReconnectDelay: s.cfg.MaxReconnectDelay,
-		Download:          download.Config{Client: newHTTPClient(d.spec.DownloadRate)},
-		Logger:            s.log.With("component", "agent"), Now: s.now,
+		// Progress every tenth of a second, so that a watched download moves.
+		Download: download.Config{Client: newHTTPClient(d.spec.DownloadRate), ProgressEvery: 100 * time.Millisecond},
+		Logger:   s.log.With("component", "agent"), Now: s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: device %s: %w", d.spec.ID, err)
