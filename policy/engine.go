@@ -97,7 +97,11 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 		rules[r.Name] = true
 		all[r.Name] = m
 	}
-	q, err := newQuery(ctx, all)
+	ref := resultRef
+	if len(cfg.Rules) == 0 {
+		ref = outcomeRef
+	}
+	q, err := newQuery(all, ref)
 	if err != nil {
 		var errs ast.Errors
 		if errors.As(err, &errs) {

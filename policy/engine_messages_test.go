@@ -10,13 +10,12 @@ import (
 	"github.com/sluice-mdm/sluice/protocol"
 )
 
-// regoReasons evaluates data.sluice.decision.decision, the decision with
-// the sentences the Rego writes, and returns its reasons.
-func regoReasons(t *testing.T, e *Engine, in *Input) []protocol.Reason {
+// evalDoc evaluates one document of the engine's modules on an input.
+func evalDoc(t *testing.T, e *Engine, ref string, in *Input) *ast.Term {
 	t.Helper()
 	ctx := context.Background()
 	q := e.query
-	body, err := q.compiler.QueryCompiler().Compile(ast.MustParseBody("x = data.sluice.decision.decision.reasons"))
+	body, err := q.compiler.QueryCompiler().Compile(ast.MustParseBody("x = " + ref))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,16 +24,59 @@ func regoReasons(t *testing.T, e *Engine, in *Input) []protocol.Reason {
 		t.Fatal(err)
 	}
 	defer q.store.Abort(ctx, txn)
-	var got []protocol.Reason
+	var got *ast.Term
 	err = topdown.NewQuery(body).WithCompiler(q.compiler).WithStore(q.store).WithTransaction(txn).WithBuiltins(q.builtins).
 		WithInput(ast.NewTerm(in.value())).WithStrictBuiltinErrors(true).
 		Iter(ctx, func(qr topdown.QueryResult) error {
-			return ast.As(qr[ast.Var("x")].Value, &got)
+			got = qr[ast.Var("x")]
+			return nil
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got == nil {
+		t.Fatalf("%s is undefined", ref)
+	}
 	return got
+}
+
+// regoReasons evaluates data.sluice.decision.decision, the decision with
+// the sentences the Rego writes, and returns its reasons.
+func regoReasons(t *testing.T, e *Engine, in *Input) []protocol.Reason {
+	t.Helper()
+	var got []protocol.Reason
+	if err := ast.As(evalDoc(t, e, "data.sluice.decision.decision.reasons", in).Value, &got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// tableRequests are the requests of the decision table and the replay
+// tests.
+func tableRequests() map[string]Request {
+	reqs := replayRequests()
+	for _, tc := range decideCases() {
+		r := baseRequest()
+		tc.req(&r)
+		reqs["table: "+tc.name] = r
+	}
+	return reqs
+}
+
+// TestOutcomeIsResultWithoutRules checks what the engine relies on when it
+// has no extension rules: it evaluates outcome instead of result.
+func TestOutcomeIsResultWithoutRules(t *testing.T) {
+	e := newTestEngine(t)
+	for name, req := range tableRequests() {
+		in, err := BuildInput(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		result, outcome := evalDoc(t, e, "data.sluice.decision.result", &in), evalDoc(t, e, "data.sluice.decision.outcome", &in)
+		if result.Value.Compare(outcome.Value) != 0 {
+			t.Errorf("%s: result %v != outcome %v", name, result, outcome)
+		}
+	}
 }
 
 // TestMessagesAgreeWithRego checks that the engine's sentences (written in
@@ -43,32 +85,19 @@ func regoReasons(t *testing.T, e *Engine, in *Input) []protocol.Reason {
 func TestMessagesAgreeWithRego(t *testing.T) {
 	plain := newTestEngine(t)
 	ruled := newTestEngine(t, Rule{Name: "freeze.rego", Module: freezeRule})
-	type named struct {
-		name string
-		req  Request
-	}
-	var reqs []named
-	for _, tc := range decideCases() {
-		r := baseRequest()
-		tc.req(&r)
-		reqs = append(reqs, named{tc.name, r})
-	}
-	for name, r := range replayRequests() {
-		reqs = append(reqs, named{"replay " + name, r})
-	}
-	for _, tc := range reqs {
+	for name, req := range tableRequests() {
 		for _, e := range []*Engine{plain, ruled} {
-			in, err := BuildInput(tc.req)
+			in, err := BuildInput(req)
 			if err != nil {
-				t.Fatalf("%s: %v", tc.name, err)
+				t.Fatalf("%s: %v", name, err)
 			}
-			got := decide(t, e, tc.req)
+			got := decide(t, e, req)
 			want := regoReasons(t, e, &in)
 			if len(want) == 0 {
-				t.Fatalf("%s: the Rego gave no reasons", tc.name)
+				t.Fatalf("%s: the Rego gave no reasons", name)
 			}
 			if diff := cmp.Diff(want, got.Reasons); diff != "" {
-				t.Errorf("%s: reasons (-rego +go):\n%s", tc.name, diff)
+				t.Errorf("%s: reasons (-rego +go):\n%s", name, diff)
 			}
 		}
 	}

@@ -12,8 +12,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// decisionRef is the one document the engine evaluates.
-var decisionRef = ast.MustParseRef("data.sluice.decision.result")
+// The document the engine evaluates: result, the outcome of the procedure
+// unless an extension rule denies it. Without extension rules nothing can
+// deny, result is outcome, and the engine evaluates outcome directly,
+// sparing a rule evaluation and a copy of the decision per call.
+var (
+	resultRef  = ast.MustParseRef("data.sluice.decision.result")
+	outcomeRef = ast.MustParseRef("data.sluice.decision.outcome")
+)
 
 // query is the decision document compiled once and evaluated with OPA's
 // evaluator (topdown) directly: the rego package's per-evaluation set-up
@@ -29,8 +35,8 @@ type query struct {
 }
 
 // newQuery compiles the modules, type-checked against the deterministic
-// builtins plus the sluice.version builtins.
-func newQuery(ctx context.Context, modules map[string]*ast.Module) (*query, error) {
+// builtins plus the sluice.version builtins, and the query of ref.
+func newQuery(modules map[string]*ast.Module, ref ast.Ref) (*query, error) {
 	decls := map[string]*ast.Builtin{}
 	impls := map[string]*topdown.Builtin{}
 	for _, b := range versionBuiltins() {
@@ -47,7 +53,7 @@ func newQuery(ctx context.Context, modules map[string]*ast.Module) (*query, erro
 		return nil, c.Errors
 	}
 	result := ast.Var("decision")
-	body, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(decisionRef), ast.NewTerm(result))))
+	body, err := c.QueryCompiler().Compile(ast.NewBody(ast.Equality.Expr(ast.NewTerm(ref), ast.NewTerm(result))))
 	if err != nil {
 		return nil, err
 	}
