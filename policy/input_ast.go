@@ -68,12 +68,36 @@ type object []([2]*ast.Term)
 
 func (o *object) put(k, v *ast.Term) { *o = append(*o, [2]*ast.Term{k, v}) }
 
-func (o *object) str(k *ast.Term, s string) { o.put(k, ast.StringTerm(s)) }
+func (o *object) str(k *ast.Term, s string) { o.put(k, stringTerm(s)) }
+
+// constTerms are the terms of strings that recur in most inputs: the
+// settings' defaults and values, the facts' values, the platforms. Terms
+// are never changed once built, so one serves every input.
+var constTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, s := range []string{
+		"", string(protocol.ModeDefault), string(protocol.ModeHighPriority), string(protocol.ModePostponed),
+		DefaultTrack, InstallUpdateOnly, InstallForceInstalled, ButtonUpdateApp, ButtonOpenStore,
+		factSatisfied, factUnsatisfied, factUnchecked, factOlder, factUnreported, factIncomparable,
+		protocol.PlatformAndroid, protocol.PlatformIOS,
+	} {
+		m[s] = ast.StringTerm(s)
+	}
+	return m
+}()
+
+// stringTerm is ast.StringTerm, without allocating for the constTerms.
+func stringTerm(s string) *ast.Term {
+	if t, ok := constTerms[s]; ok {
+		return t
+	}
+	return ast.StringTerm(s)
+}
 
 // strOmitEmpty mirrors `json:",omitempty"` on a string.
 func (o *object) strOmitEmpty(k *ast.Term, s string) {
 	if s != "" {
-		o.put(k, ast.StringTerm(s))
+		o.put(k, stringTerm(s))
 	}
 }
 
@@ -376,6 +400,7 @@ func appendBytes(buf []byte, s string) []byte {
 	buf = binary.BigEndian.AppendUint32(buf, uint32(min(len(s), math.MaxUint32)))
 	return append(buf, s...)
 }
+
 // factsObject returns the members of the facts, sorted by key.
 func factsObject(f *InputFacts) object {
 	o := make(object, 0, 27)
