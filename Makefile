@@ -2,13 +2,20 @@
 GO       ?= go
 BIN      ?= bin
 FUZZTIME ?= 10s
+VERSION  ?= $(shell cat VERSION)
+LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test vet unit fuzz bench demo clean
+.PHONY: all build agent-release test vet unit fuzz bench demo clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The agent for devices: stripped, for Android and Linux POS hosts on arm64.
+agent-release:
+	GOOS=android GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(BIN)/android-arm64/sluice-agent ./cmd/sluice-agent
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(BIN)/linux-arm64/sluice-agent ./cmd/sluice-agent
 
 # The README's test command: vet, every test with the race detector, then a
 # short run of each fuzz target.

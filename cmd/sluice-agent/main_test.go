@@ -164,7 +164,7 @@ func TestSimSetShowAndVersion(t *testing.T) {
 		t.Errorf("sim set wifi=maybe = %v (code %d), want an invalid-input error saying on or off", err, cli.Code(err))
 	}
 	out.Reset()
-	if err := run([]string{"version"}, &out, &errOut); err != nil || out.String() != "sluice-agent dev\n" {
+	if err := run([]string{"version"}, &out, &errOut); err != nil || out.String() != "sluice-agent 0.1.0-dev\n" {
 		t.Errorf("version = %q, %v", out.String(), err)
 	}
 	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"status", "--help"}, {"sim", "set", "--help"}, {"install", "--help"}} {
