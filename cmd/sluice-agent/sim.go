@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -85,7 +86,9 @@ func openSim(data string) (*sim.Device, error) {
 	if data == "" {
 		return nil, cli.Errorf(cli.ExitUsage, "data: missing; set --data DIR, the agent's data directory")
 	}
-	d, err := sim.Open(simDir(data), sim.Options{})
+	// The commands print the device themselves; the sim's own logs would
+	// only repeat it.
+	d, err := sim.Open(simDir(data), sim.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, cli.WithCode(cli.ExitInvalid, err)
 	}

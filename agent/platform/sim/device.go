@@ -292,6 +292,7 @@ func (d *Device) Install(ctx context.Context, apkPath string, opt platform.Insta
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var installed *apk.Info
 	err := d.update(func(st *state, exists bool, tx *txn) error {
 		if !exists {
 			return fmt.Errorf("sim: %s holds no device: %s is missing", d.dir, stateFile)
@@ -303,6 +304,7 @@ func (d *Device) Install(ctx context.Context, apkPath string, opt platform.Insta
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		installed = info
 		return d.place(st, tx, info, apkPath)
 	})
 	var ie *platform.InstallError
@@ -313,7 +315,7 @@ func (d *Device) Install(ctx context.Context, apkPath string, opt platform.Insta
 	case err != nil:
 		return fmt.Errorf("sim: install %s: %w", apkPath, err)
 	}
-	d.log.Info("installed", "path", apkPath, "app", opt.Package)
+	d.log.Info("installed", "path", apkPath, "app", installed.Package, "version_code", installed.VersionCode)
 	return nil
 }
 
