@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -168,10 +170,17 @@ func (in *Input) build() (v ast.Value, id string) {
 		o.put(kReleases, ast.ArrayTerm(rs...))
 	}
 	o.put(kRolloutBucket, intTerm(in.RolloutBucket))
-	buf := o.appendCanonical(make([]byte, 0, size), memo)
+	bp := canonBuffers.Get().(*[]byte)
+	buf := o.appendCanonical(slices.Grow((*bp)[:0], size), memo)
 	sum := sha256.Sum256(buf)
+	*bp = buf
+	canonBuffers.Put(bp)
 	return ast.NewObject(o...), hex.EncodeToString(sum[:16])
 }
+
+// canonBuffers are the buffers of the decision ids' encodings, a few
+// kilobytes each.
+var canonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendCanonical encodes an object whose members are in key order, as
 // appendCanonical encodes its value.
