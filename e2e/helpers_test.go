@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -89,6 +90,12 @@ func readEvents(ctx context.Context, natsURL, device string) ([]protocol.Event, 
 	if err != nil {
 		return nil, err
 	}
+	return readStream(ctx, natsURL, subject)
+}
+
+// readStream reads every event the controller's events stream holds on
+// subject, oldest first.
+func readStream(ctx context.Context, natsURL, subject string) ([]protocol.Event, error) {
 	nc, err := nats.Connect(natsURL, nats.Name("e2e events reader"))
 	if err != nil {
 		return nil, fmt.Errorf("read events: connect to %s: %w", natsURL, err)
@@ -103,33 +110,33 @@ func readEvents(ctx context.Context, natsURL, device string) ([]protocol.Event, 
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read events of %s: %w", device, err)
+		return nil, fmt.Errorf("read events on %s: %w", subject, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read events of %s: consumer info: %w", device, err)
+		return nil, fmt.Errorf("read events on %s: consumer info: %w", subject, err)
 	}
 	want := int(info.NumPending)
 	var out []protocol.Event
 	for len(out) < want {
 		batch, err := cons.Fetch(min(want-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("read events of %s: fetch: %w", device, err)
+			return nil, fmt.Errorf("read events on %s: fetch: %w", subject, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			var ev protocol.Event
 			if err := json.Unmarshal(m.Data(), &ev); err != nil {
-				return nil, fmt.Errorf("read events of %s: message %q: %w", device, m.Data(), err)
+				return nil, fmt.Errorf("read events on %s: message %q: %w", subject, m.Data(), err)
 			}
 			out = append(out, ev)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("read events of %s: fetch: %w", device, err)
+			return nil, fmt.Errorf("read events on %s: fetch: %w", subject, err)
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("read events of %s: got %d of %d pending events", device, len(out), want)
+			return nil, fmt.Errorf("read events on %s: got %d of %d pending events", subject, len(out), want)
 		}
 	}
 	return out, nil
@@ -228,6 +235,11 @@ func startSystem(t *testing.T, cfg sandbox.Config) *sandbox.System {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		book := newLogBook(3000)
+		book.dumpOnFailure(t)
+		cfg.Logger = slog.New(book)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sandbox.StartTimeout)
 	defer cancel()
@@ -445,4 +457,14 @@ func waitDecision(t *testing.T, ctx context.Context, sys *sandbox.System, device
 		return got == want, fmt.Errorf("decided %q", got)
 	})
 	return ex
+}
+
+// containsAll reports whether s contains every one of subs.
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
