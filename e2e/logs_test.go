@@ -86,3 +86,6 @@ func (b *logBook) dumpOnFailure(t *testing.T) {
 		}
 	})
 }
+
+// slogOf is a logger writing into b.
+func slogOf(b *logBook) *slog.Logger { return slog.New(b) }
