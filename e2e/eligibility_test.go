@@ -72,7 +72,7 @@ func TestEligibility(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := devs[tt.name]
 			for app, want := range tt.decisions {
-				waitDecision(t, ctx, sys, d.ID(), app, want)
+				waitDecision(t, ctx, sys, d, app, want)
 			}
 			if diff := cmp.Diff(tt.want, installed(t, ctx, d)); diff != "" {
 				t.Errorf("installed (-want +got):\n%s", diff)

@@ -200,7 +200,7 @@ func TestOfflineDeviceCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVersion(t, ctx, off, posApp, "2.0.0")
-	waitDecision(t, ctx, sys, off.ID(), posApp, "none [UP_TO_DATE]")
+	waitDecision(t, ctx, sys, off, posApp, "none [UP_TO_DATE]")
 
 	// The offline device applied its first directive, then the latest
 	// (and after its install, the up-to-date one); the online one every
@@ -280,7 +280,7 @@ func TestControllerRestartMidRollout(t *testing.T) {
 	waitFleet(t, ctx, devs, 2*time.Minute, want)
 
 	for _, d := range devs {
-		waitDecision(t, ctx, sys, d.ID(), posApp, "none [UP_TO_DATE]")
+		waitDecision(t, ctx, sys, d, posApp, "none [UP_TO_DATE]")
 		evs := waitEvents(t, ctx, sys, d.ID(), map[string]int{posApp + " InstallResult": 1})
 		var ok []protocol.Event
 		for _, e := range eventsNamed(evs, posApp, protocol.EventInstallResult) {

@@ -437,24 +437,44 @@ func clientQuery(device, app string) client.DecisionQuery {
 }
 
 // waitDecision waits until the controller decides want ("action [codes]
-// -> target", see describe) for (device, app) and the device has
-// acknowledged the directive carrying it; it returns the explanation.
-func waitDecision(t *testing.T, ctx context.Context, sys *sandbox.System, device, app, want string) client.Explanation {
+// -> target", see describe) for (device, app), its last directive is the
+// one the agent enforces and has acknowledged, and the agent's decision
+// for app has want's action and target. (Explain decides afresh, so its
+// answer alone may run ahead of the directive the device holds.) It
+// returns the explanation.
+func waitDecision(t *testing.T, ctx context.Context, sys *sandbox.System, d *sandbox.Device, app, want string) client.Explanation {
 	t.Helper()
 	var ex client.Explanation
-	waitFor(t, ctx, scenarioTimeout, fmt.Sprintf("%s %s decided %q and acknowledged", device, app, want), func() (bool, error) {
+	waitFor(t, ctx, scenarioTimeout, fmt.Sprintf("%s %s decided %q and enforced", d.ID(), app, want), func() (bool, error) {
 		var err error
-		if ex, err = sys.Client().Explain(ctx, device, app); err != nil {
+		if ex, err = sys.Client().Explain(ctx, d.ID(), app); err != nil {
 			return false, err
 		}
 		if len(ex.Decisions) != 1 {
 			return false, fmt.Errorf("%d decisions", len(ex.Decisions))
 		}
 		got := describe(ex.Decisions[0])
-		if ex.Directive == nil || ex.Directive.Sequence == 0 || ex.Directive.Acknowledged != ex.Directive.Sequence {
-			return false, fmt.Errorf("decided %q; directive %+v not acknowledged", got, ex.Directive)
+		if got != want {
+			return false, fmt.Errorf("decided %q", got)
 		}
-		return got == want, fmt.Errorf("decided %q", got)
+		if ex.Directive == nil || ex.Directive.Sequence == 0 || ex.Directive.Acknowledged != ex.Directive.Sequence {
+			return false, fmt.Errorf("directive %+v not acknowledged", ex.Directive)
+		}
+		seq := d.Status().DirectiveSequence
+		s, _ := appStatus(d, app)
+		enforced := s.Action + " "
+		if s.TargetVersion != "" {
+			enforced += "-> " + s.TargetVersion
+		}
+		wantAction, _, _ := strings.Cut(want, " ")
+		wantEnforced := wantAction + " "
+		if _, target, ok := strings.Cut(want, "-> "); ok {
+			wantEnforced += "-> " + target
+		}
+		if seq != ex.Directive.Sequence || enforced != wantEnforced && !(wantAction == "none" && s.Action == "none") {
+			return false, fmt.Errorf("the agent enforces sequence %d (%q), the controller issued %d", seq, enforced, ex.Directive.Sequence)
+		}
+		return true, nil
 	})
 	return ex
 }

@@ -122,7 +122,7 @@ func TestDefaultAndHighPriority(t *testing.T) {
 		dev    *sandbox.Device
 		policy string
 	}{{def, "pos-default"}, {win, "pos-window"}, {high, "pos-high"}} {
-		ex := waitDecision(t, ctx, sys, tc.dev.ID(), posApp, "none [UP_TO_DATE]")
+		ex := waitDecision(t, ctx, sys, tc.dev, posApp, "none [UP_TO_DATE]")
 		if diff := cmp.Diff(tc.policy, ex.Decisions[0].Policy.Name); diff != "" {
 			t.Errorf("%s policy (-want +got):\n%s", tc.dev.ID(), diff)
 		}
@@ -186,7 +186,7 @@ func TestPostponedMode(t *testing.T) {
 	clock.Set(time.Date(2026, 6, 6, 9, 0, 0, 0, time.UTC))
 	pushReleases(t, ctx, sys, "pos-3.0.0.apk")
 	postponed("3.0.0")
-	ex := waitDecision(t, ctx, sys, dev.ID(), posApp, "postponed [POSTPONED] -> 3.0.0")
+	ex := waitDecision(t, ctx, sys, dev, posApp, "postponed [POSTPONED] -> 3.0.0")
 	if d := ex.Decisions[0]; d.NotBefore == nil || !d.NotBefore.Equal(notBefore) {
 		t.Errorf("decision notBefore = %v; want %s, set by 2.0.0 and not restarted by 3.0.0", d.NotBefore, notBefore)
 	}
@@ -196,7 +196,7 @@ func TestPostponedMode(t *testing.T) {
 	postponed("3.0.0")
 	clock.Set(notBefore.Add(time.Hour))
 	waitVersion(t, ctx, dev, posApp, "3.0.0")
-	waitDecision(t, ctx, sys, dev.ID(), posApp, "none [UP_TO_DATE]")
+	waitDecision(t, ctx, sys, dev, posApp, "none [UP_TO_DATE]")
 	want := []string{"none [NO_NEWER_RELEASE]", "postponed [POSTPONED] -> 2.0.0", "postponed [POSTPONED] -> 3.0.0",
 		"install [UPDATE_AVAILABLE] -> 3.0.0", "none [UP_TO_DATE]"}
 	if diff := cmp.Diff(want, decisionTrail(t, ctx, sys, dev.ID(), posApp)); diff != "" {

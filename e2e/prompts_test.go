@@ -84,9 +84,9 @@ func TestPrompts(t *testing.T) {
 	later := startDevice(t, ctx, sys, spec("till-berlin-b", "berlin-01"))
 	forced := startDevice(t, ctx, sys, spec("till-hamburg", "hamburg-02"))
 	for _, d := range []*sandbox.Device{daily, later} {
-		waitDecision(t, ctx, sys, d.ID(), menuApp, "prompt [UPDATE_AVAILABLE] -> 5.1.0")
+		waitDecision(t, ctx, sys, d, menuApp, "prompt [UPDATE_AVAILABLE] -> 5.1.0")
 	}
-	waitDecision(t, ctx, sys, forced.ID(), menuApp, "force [FORCED] -> 5.1.0")
+	waitDecision(t, ctx, sys, forced, menuApp, "force [FORCED] -> 5.1.0")
 
 	// Hamburg: forced, "later" refused, "update" installs.
 	if diff := cmp.Diff("show forced 5.1.0", shown(promptGet(t, ctx, forced, menuApp))); diff != "" {
@@ -139,7 +139,7 @@ func TestPrompts(t *testing.T) {
 		}
 	}
 	waitVersion(t, ctx, daily, menuApp, "5.1.0")
-	waitDecision(t, ctx, sys, daily.ID(), menuApp, "none [UP_TO_DATE]")
+	waitDecision(t, ctx, sys, daily, menuApp, "none [UP_TO_DATE]")
 
 	// Fifteen days after the release, till-berlin-b's prompt is forced.
 	clock.Set(t0.Add(15 * 24 * time.Hour))
@@ -149,7 +149,7 @@ func TestPrompts(t *testing.T) {
 	if code, _ := promptPost(t, ctx, later, menuApp, `{"action": "later"}`); code != http.StatusConflict {
 		t.Errorf("later after forceAfter: status %d, want 409", code)
 	}
-	ex := waitDecision(t, ctx, sys, later.ID(), menuApp, "force [FORCED] -> 5.1.0")
+	ex := waitDecision(t, ctx, sys, later, menuApp, "force [FORCED] -> 5.1.0")
 	// Explain decides afresh: wait for the forced decision to reach the
 	// agent too, so that the click below is not made on the old one.
 	waitFor(t, ctx, scenarioTimeout, "till-berlin-b enforcing the forced decision", func() (bool, error) {
@@ -180,7 +180,7 @@ func TestPrompts(t *testing.T) {
 		if diff := cmp.Diff(map[string]string{menuApp: "5.1.0"}, installed(t, ctx, tc.dev)); diff != "" {
 			t.Errorf("%s installed (-want +got):\n%s", tc.dev.ID(), diff)
 		}
-		waitDecision(t, ctx, sys, tc.dev.ID(), menuApp, "none [UP_TO_DATE]")
+		waitDecision(t, ctx, sys, tc.dev, menuApp, "none [UP_TO_DATE]")
 		if diff := cmp.Diff(tc.trail, decisionTrail(t, ctx, sys, tc.dev.ID(), menuApp)); diff != "" {
 			t.Errorf("%s decision log (-want +got):\n%s", tc.dev.ID(), diff)
 		}

@@ -114,7 +114,7 @@ func TestRolloutPercentage(t *testing.T) {
 			if chosen[d.ID()] {
 				wantDec = "none [UP_TO_DATE]"
 			}
-			waitDecision(t, ctx, sys, d.ID(), posApp, wantDec)
+			waitDecision(t, ctx, sys, d, posApp, wantDec)
 		}
 		inv := inventory(t, ctx, sys)
 		got := map[string]string{}
