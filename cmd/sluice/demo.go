@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -109,6 +111,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	clock := sandbox.NewClock(history[0].At)
 	cfg := sandbox.Config{Dir: dir, Clock: clock, Logger: logger}
 	if o.keep {
+		if err := portsFree(keepHTTP, keepNATS); err != nil {
+			return err
+		}
 		cfg.HTTPAddr, cfg.NATSListen = keepHTTP, keepNATS
 	}
 	started := time.Now()
@@ -131,6 +136,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		tills: demoFleet(o.devices), history: history, prompt: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	if err := d.play(ctx); err != nil {
+		if ctx.Err() != nil {
+			return errors.New("demo: interrupted; everything it started is stopped")
+		}
 		return err
 	}
 	fmt.Fprintf(out, "\nThe story took %s.\n", time.Since(started).Round(100*time.Millisecond))
@@ -142,6 +150,20 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		fmt.Fprintf(out, "\nThe controller keeps running on %s (NATS %s). Press Ctrl-C to stop it.\n", sys.HTTPURL(), sys.NATSURL())
 		<-ctx.Done()
 		fmt.Fprintln(out, "\nStopping.")
+	}
+	return nil
+}
+
+// portsFree checks, before anything starts, that --keep's addresses can
+// be bound: a controller already running there would otherwise make the
+// embedded NATS server wait for its port.
+func portsFree(addrs ...string) error {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return cli.Errorf(cli.ExitUnavailable, "--keep: %s is in use (another controller, or an earlier demo?): stop it, or run the demo without --keep: %w", a, err)
+		}
+		ln.Close()
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ type demo struct {
 	prompt  *http.Client // plays the apps on the tills, against their prompt APIs
 	loc     *time.Location
 	devs    map[string]*sandbox.Device
+	// fleetStarted is when the first till started.
+	fleetStarted time.Time
 	// unexpected is set when the summary found tills in states the story
 	// did not expect.
 	unexpected error

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -254,5 +255,26 @@ func TestDemoReleases(t *testing.T) {
 		"menu-5.0.0.apk", "pos-2.1.0.apk", "kiosk-2.0.0.apk", "pos-3.0.0.apk", largeMenu}
 	if diff := cmp.Diff(want, files); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+// TestDemoKeepPortsInUse checks that --keep refuses at once, naming the
+// address, when its port is taken.
+func TestDemoKeepPortsInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = portsFree(ln.Addr().String())
+	if got := cli.Code(err); got != cli.ExitUnavailable {
+		t.Fatalf("exit code %d (error %v), want %d", got, err, cli.ExitUnavailable)
+	}
+	if want := "--keep: " + ln.Addr().String() + " is in use"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start with %q", err, want)
+	}
+	ln.Close()
+	if err := portsFree(ln.Addr().String()); err != nil {
+		t.Errorf("after the listener closed: %v", err)
 	}
 }
