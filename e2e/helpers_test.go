@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -93,6 +94,9 @@ func readEvents(ctx context.Context, natsURL, device string) ([]protocol.Event, 
 	return readStream(ctx, natsURL, subject)
 }
 
+// readerSeq numbers the consumers of readStream.
+var readerSeq atomic.Int64
+
 // readStream reads every event the controller's events stream holds on
 // subject, oldest first.
 func readStream(ctx context.Context, natsURL, subject string) ([]protocol.Event, error) {
@@ -105,13 +109,20 @@ func readStream(ctx context.Context, natsURL, subject string) ([]protocol.Event,
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	cons, err := js.OrderedConsumer(ctx, eventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	name := fmt.Sprintf("e2e-reader-%d", readerSeq.Add(1))
+	cons, err := js.CreateConsumer(ctx, eventsStream, jetstream.ConsumerConfig{
+		Name:              name,
+		FilterSubjects:    []string{subject},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read events on %s: %w", subject, err)
 	}
+	// The server limits consumers: remove this one at once rather than
+	// when it turns inactive.
+	defer js.DeleteConsumer(context.WithoutCancel(ctx), eventsStream, name)
 	info, err := cons.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read events on %s: consumer info: %w", subject, err)
