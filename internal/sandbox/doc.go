@@ -35,9 +35,10 @@
 // DownloadRate, which limits the device's download bandwidth (bytes per
 // second, through a throttled HTTP transport in front of the real
 // download), so that a download of a few megabytes on loopback lasts long
-// enough to be watched and interrupted. [Config] has MaxReconnectDelay and
-// ResyncInterval for the same reason: a restarted controller is found
-// within a second. [System.Controller] exposes the running
+// enough to be watched and interrupted; agents report download progress
+// every 100 ms (the agent's default is a second) so that it moves
+// smoothly. [Config] has MaxReconnectDelay and ResyncInterval, so that a
+// restarted controller is found within a second. [System.Controller] exposes the running
 // controller.Server for tests that need its reconciler.
 //
 // # Lifetime
