@@ -152,7 +152,7 @@ func TestHelp(t *testing.T) {
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
 			switch sub.Name() {
-			case "eval", "server", "version", "help", "completion":
+			case "eval", "server", "demo", "version", "help", "completion":
 				continue
 			}
 			if sub.Long == "" || sub.Example == "" || sub.Short == "" {
