@@ -111,6 +111,34 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestDemoUnexpected plays the story with one deliberately wrong
+// expectation: the demo must end with ExitUnexpected, naming the till.
+func TestDemoUnexpected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo runs a controller and 20 agents; skipped with -short")
+	}
+	defer func(f func(demoTill, string) outcome) { demoExpected = f }(demoExpected)
+	demoExpected = func(till demoTill, app string) outcome {
+		if till.ID == "till-munich-02" && app == appKiosk {
+			return outcome{"kiosk-min-client", "2.0.0", protocol.ReasonUpToDate} // as if its old agent could take the push
+		}
+		return till.expected(app)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"demo", "--devices", "20", "--speed", "50"}, &stdout, &stderr)
+	if code != cli.ExitUnexpected {
+		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, cli.ExitUnexpected, stderr.String())
+	}
+	want := "sluice: demo: 1 of 60 apps ended in a state the story did not expect:\n" +
+		"  till-munich-02 kiosk: want 2.0.0 UP_TO_DATE (kiosk-min-client), got 1.0.0 CLIENT_TOO_OLD (kiosk-min-client)\n"
+	if diff := cmp.Diff(want, stderr.String()); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	if strings.Contains(stdout.String(), "Every till ended as the story expected") {
+		t.Error("the output claims every till ended as expected")
+	}
+}
+
 // summaryRows reads the summary table: "DEVICE APP" → "GROUP POLICY
 // BEFORE -> AFTER REASON".
 func summaryRows(t *testing.T, out string) map[string]string {
