@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -255,7 +256,9 @@ func (a *Agent) step(ctx context.Context, j *jobs) time.Time {
 			run = &appRun{app: dec.App}
 			a.apps[dec.App] = run
 		}
-		if run.decision.DecisionID != dec.DecisionID {
+		// The user's update or cancel applies to one update: a new decision
+		// about the same target (a prompt turning forced) keeps it.
+		if run.decision.DecisionID != dec.DecisionID && !sameTarget(run.decision.Target, dec.Target) {
 			run.userRequested, run.userCancelled = false, false
 		}
 		run.decision = dec
@@ -305,6 +308,15 @@ func (a *Agent) step(ctx context.Context, j *jobs) time.Time {
 	}
 	a.maybeReport(false)
 	return next
+}
+
+// sameTarget reports whether two decisions move the app to the same
+// version and file.
+func sameTarget(a, b *protocol.Target) bool {
+	if a == nil || b == nil || a.Artifact == nil || b.Artifact == nil {
+		return false
+	}
+	return a.VersionCode == b.VersionCode && strings.EqualFold(a.Artifact.SHA256, b.Artifact.SHA256)
 }
 
 // WaitingCancelled is the waiting code of an update the user cancelled in
