@@ -143,15 +143,13 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	}
 	fmt.Fprintf(out, "\nThe story took %s.\n", time.Since(started).Round(100*time.Millisecond))
 	d.lookFurther(o.keep)
-	if d.unexpected != nil {
-		return d.unexpected
-	}
 	if o.keep {
+		// Kept even after an unexpected outcome: that is when to look.
 		fmt.Fprintf(out, "\nThe controller keeps running on %s (NATS %s). Press Ctrl-C to stop it.\n", sys.HTTPURL(), sys.NATSURL())
 		<-ctx.Done()
 		fmt.Fprintln(out, "\nStopping.")
 	}
-	return nil
+	return d.unexpected
 }
 
 // portsFree checks, before anything starts, that --keep's addresses can

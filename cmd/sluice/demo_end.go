@@ -103,11 +103,10 @@ func (d *demo) stepOldAgent(ctx context.Context) error {
 
 // summaryRow is one app of one till at the end of the story.
 type summaryRow struct {
-	Till   demoTill
-	App    string
-	Want   outcome
-	Got    outcome
-	Action protocol.Action
+	Till demoTill
+	App  string
+	Want outcome
+	Got  outcome
 }
 
 // demoExpected gives the story's expected outcome of an app on a till;
@@ -147,7 +146,6 @@ func (d *demo) summary(ctx context.Context) error {
 				r.Got.Version = apps[app].VersionName
 				for _, dec := range ex.Decisions {
 					if dec.App == app {
-						r.Action = dec.Action
 						r.Got.Reason, _ = reason(dec)
 						if dec.Policy != nil {
 							r.Got.Policy = dec.Policy.Name
