@@ -122,8 +122,16 @@ func (s *System) StartDevice(ctx context.Context, spec DeviceSpec) (*Device, err
 		return nil, err
 	}
 	s.mu.Lock()
-	s.devices = append(s.devices, d)
+	closed = s.closed
+	if !closed {
+		s.devices = append(s.devices, d)
+	}
 	s.mu.Unlock()
+	if closed {
+		// Close ran while the device started: it must not outlive it.
+		_ = d.Stop()
+		return nil, errors.New("sandbox: start device: the system was closed while the device started")
+	}
 	return d, nil
 }
 
