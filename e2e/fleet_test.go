@@ -72,62 +72,85 @@ func (w *reportWatch) acked() map[string]time.Time {
 	return out
 }
 
+// change is the timing of one policy change: how long the apply request
+// took, and when the devices reported enforcing the new directive,
+// counted from the start of the request.
+type change struct {
+	apply, median, last time.Duration
+}
+
+// measureChange applies a change and waits until every device of floor
+// reports a directive sequence above its floor.
+func measureChange(t *testing.T, ctx context.Context, sys *sandbox.System, floor map[string]uint64, apply func()) change {
+	t.Helper()
+	nc, err := nats.Connect(sys.NATSURL(), nats.Name("e2e report watch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	w := &reportWatch{floor: floor, at: map[string]time.Time{}}
+	if _, err := nc.Subscribe(protocol.AllReportSubjects, w.handle); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	apply()
+	c := change{apply: time.Since(start)}
+	waitFor(t, ctx, 2*time.Minute, fmt.Sprintf("all %d devices acknowledging the new directive", len(floor)), func() (bool, error) {
+		got := len(w.acked())
+		return got == len(floor), fmt.Errorf("%d of %d acknowledged", got, len(floor))
+	})
+	var lat []time.Duration
+	for _, at := range w.acked() {
+		lat = append(lat, at.Sub(start))
+	}
+	slices.Sort(lat)
+	c.median, c.last = lat[len(lat)/2], lat[len(lat)-1]
+	return c
+}
+
 // TestPolicyChangeReachesAllDevices changes the policy of 200 online
 // agents and measures the time from the apply request to the last device
-// reporting that it enforces the new directive.
+// reporting that it enforces the new directive. The baseline, in the same
+// system, is the same change to a policy that governs one device.
 func TestPolicyChangeReachesAllDevices(t *testing.T) {
 	t.Parallel()
 	const n = 200
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	sys := startSystem(t, sandbox.Config{SenseInterval: 30 * time.Second, ReportInterval: 10 * time.Minute})
-	base := "app: com.example.pos\nmode: default"
-	applyYAML(t, ctx, sys, map[string]string{"fleet.yaml": governed("pos-fleet", "fleet=wide", base)})
+	const before, after = "app: com.example.pos\nmode: default", "app: com.example.pos\nmode: postponed\npostponeDays: 30"
+	applyYAML(t, ctx, sys, map[string]string{
+		"fleet.yaml": governed("pos-fleet", "fleet=wide", before),
+		"solo.yaml":  governed("pos-solo", "fleet=solo", before),
+	})
 	pushReleases(t, ctx, sys, "pos-2.0.0.apk")
 	start := time.Now()
-	devs := startFleet(t, ctx, sys, "pos", n, map[string]string{"fleet": "wide"}, "wifi=off")
-	before := waitEnforcing(t, ctx, sys, devs, protocol.ActionInstall)
-	t.Logf("%d agents started and enforcing their first directive in %s", n, time.Since(start).Round(time.Millisecond))
+	devs := startFleet(t, ctx, sys, "pos", n, map[string]string{"fleet": "wide"})
+	solo := startFleet(t, ctx, sys, "solo", 1, map[string]string{"fleet": "solo"})
+	first := waitEnforcing(t, ctx, sys, devs, protocol.ActionInstall)
+	soloSeq := waitEnforcing(t, ctx, sys, solo, protocol.ActionInstall)
+	t.Logf("%d agents started and enforcing their first directive in %s", n+1, time.Since(start).Round(time.Millisecond))
 
-	nc, err := nats.Connect(sys.NATSURL(), nats.Name("e2e report watch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	w := &reportWatch{floor: before, at: map[string]time.Time{}}
-	sub, err := nc.Subscribe(protocol.AllReportSubjects, w.handle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-
-	applied := time.Now()
-	applyYAML(t, ctx, sys, map[string]string{"fleet.yaml": governed("pos-fleet", "fleet=wide", "app: com.example.pos\nmode: postponed\npostponeDays: 30")})
-	applyTook := time.Since(applied)
-	waitFor(t, ctx, 2*time.Minute, fmt.Sprintf("all %d devices acknowledging the new directive", n), func() (bool, error) {
-		got := len(w.acked())
-		return got == n, fmt.Errorf("%d of %d acknowledged", got, n)
+	one := measureChange(t, ctx, sys, soloSeq, func() {
+		applyYAML(t, ctx, sys, map[string]string{"solo.yaml": governed("pos-solo", "fleet=solo", after)})
 	})
-	var last time.Time
-	var lat []time.Duration
-	for _, at := range w.acked() {
-		lat = append(lat, at.Sub(applied))
-		if at.After(last) {
-			last = at
-		}
-	}
-	slices.Sort(lat)
-	t.Logf("policy change to %d online agents: apply answered in %s; last device acknowledged %s after the apply request (median %s)",
-		n, applyTook.Round(time.Millisecond), last.Sub(applied).Round(time.Millisecond), lat[len(lat)/2].Round(time.Millisecond))
+	all := measureChange(t, ctx, sys, first, func() {
+		applyYAML(t, ctx, sys, map[string]string{"fleet.yaml": governed("pos-fleet", "fleet=wide", after)})
+	})
+	t.Logf("policy change to 1 agent (baseline): apply answered in %s, acknowledged after %s",
+		one.apply.Round(time.Millisecond), one.last.Round(time.Millisecond))
+	t.Logf("policy change to %d agents: apply answered in %s; median device acknowledged after %s, last after %s (%.1f× the baseline)",
+		n, all.apply.Round(time.Millisecond), all.median.Round(time.Millisecond), all.last.Round(time.Millisecond),
+		float64(all.last)/float64(one.last))
 
 	// Every agent enforces the new decision, and the controller saw it.
-	after := waitEnforcing(t, ctx, sys, devs, protocol.ActionPostponed)
+	now := waitEnforcing(t, ctx, sys, devs, protocol.ActionPostponed)
 	for _, d := range devs {
-		if after[d.ID()] != before[d.ID()]+1 {
-			t.Errorf("%s went from sequence %d to %d; want exactly one new directive", d.ID(), before[d.ID()], after[d.ID()])
+		if now[d.ID()] != first[d.ID()]+1 {
+			t.Errorf("%s went from sequence %d to %d; want exactly one new directive", d.ID(), first[d.ID()], now[d.ID()])
 		}
 		if s, _ := appStatus(d, posApp); s.Mode != string(protocol.ModePostponed) {
 			t.Errorf("%s enforces mode %q; want postponed", d.ID(), s.Mode)
