@@ -276,6 +276,7 @@ func TestResumeAfterKilledDownload(t *testing.T) {
 	if diff := cmp.Diff(sha256Hex(data), installedSHA256(t, d, menuApp)); diff != "" {
 		t.Errorf("installed APK (-want +got):\n%s", diff)
 	}
+	waitDecision(t, ctx, sys, d, menuApp, "none [UP_TO_DATE]")
 }
 
 // TestMirrorFallback: a primary URL that answers 500, and one that serves
@@ -318,6 +319,7 @@ func TestMirrorFallback(t *testing.T) {
 	} {
 		a, _ := testapk.Lookup(tc.file)
 		waitVersion(t, ctx, tc.dev, tc.app, a.VersionName)
+		waitDecision(t, ctx, sys, tc.dev, tc.app, "none [UP_TO_DATE]")
 		if diff := cmp.Diff(sha256Hex(apkBytes(t, tc.file)), installedSHA256(t, tc.dev, tc.app)); diff != "" {
 			t.Errorf("%s installed APK (-want +got):\n%s", tc.dev.ID(), diff)
 		}

@@ -156,8 +156,19 @@ func TestPolicyChangeReachesAllDevices(t *testing.T) {
 			t.Errorf("%s enforces mode %q; want postponed", d.ID(), s.Mode)
 		}
 	}
-	if diff := cmp.Diff(map[string]string{posApp: "1.0.0"}, installed(t, ctx, devs[0])); diff != "" {
-		t.Errorf("%s installed (-want +got):\n%s", devs[0].ID(), diff)
+	want := map[string]string{}
+	for _, d := range devs {
+		want[d.ID()] = "1.0.0"
+	}
+	if diff := cmp.Diff(want, fleetVersions(t, ctx, devs)); diff != "" {
+		t.Errorf("installed (-want +got):\n%s", diff)
+	}
+	// Each device applied its two directives, in order, and nothing else.
+	for _, d := range devs {
+		got := appliedSequences(t, deviceEvents(t, ctx, sys, d.ID()))
+		if diff := cmp.Diff([]uint64{first[d.ID()], first[d.ID()] + 1}, got); diff != "" {
+			t.Errorf("%s applied sequences (-want +got):\n%s", d.ID(), diff)
+		}
 	}
 }
 

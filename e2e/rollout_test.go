@@ -142,4 +142,17 @@ func TestRolloutPercentage(t *testing.T) {
 	if diff := cmp.Diff(want, fleetVersions(t, ctx, devs)); diff != "" {
 		t.Errorf("installed after the restart (-want +got):\n%s", diff)
 	}
+
+	// Chosen devices installed twice, the others never.
+	for _, d := range devs {
+		want := map[string]int{}
+		if chosen[d.ID()] {
+			for k, v := range oneInstall(posApp) {
+				want[k] = 2 * v
+			}
+		}
+		if diff := cmp.Diff(want, installEvents(deviceEvents(t, ctx, sys, d.ID()), posApp)); diff != "" {
+			t.Errorf("%s (chosen %v) events (-want +got):\n%s", d.ID(), chosen[d.ID()], diff)
+		}
+	}
 }

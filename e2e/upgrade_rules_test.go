@@ -107,6 +107,8 @@ func TestSignerChangeRefused(t *testing.T) {
 	if diff := cmp.Diff(before, installedSHA256(t, d, posApp)); diff != "" {
 		t.Errorf("installed APK file (-want +got):\n%s", diff)
 	}
+	// The controller still decides the update; the device cannot take it.
+	waitDecision(t, ctx, sys, d, posApp, "install [UPDATE_AVAILABLE] -> 2.0.0")
 	waitFor(t, ctx, scenarioTimeout, "the controller seeing the refusal", func() (bool, error) {
 		ex, err := sys.Client().Explain(ctx, d.ID(), posApp)
 		if err != nil {
