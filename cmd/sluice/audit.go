@@ -68,6 +68,37 @@ func checkLimit(n int) error {
 	return nil
 }
 
+// listLog runs one log listing: it checks -o, --since (rewritten in place
+// to the API's form) and --limit, fetches the entries, and prints them as a
+// table or as {"items": [...]}.
+func listLog[T any](cmd *cobra.Command, cf *clientFlags, output string, since *string, limit int,
+	fetch func(*connection) ([]T, error), table func(io.Writer, []T) error) error {
+	if err := cli.CheckFormat(output, cli.FormatTable, cli.FormatJSON); err != nil {
+		return err
+	}
+	s, err := sinceFlag(*since)
+	if err != nil {
+		return err
+	}
+	if err := checkLimit(limit); err != nil {
+		return err
+	}
+	*since = s
+	conn, err := cf.connect(cmd)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	entries, err := fetch(conn)
+	if err != nil {
+		return conn.fail(err)
+	}
+	if output == cli.FormatJSON {
+		return cli.WriteJSON(cmd.OutOrStdout(), map[string]any{"items": entries})
+	}
+	return table(cmd.OutOrStdout(), entries)
+}
+
 func newAuditDecisionsCommand(cf *clientFlags) *cobra.Command {
 	var q client.DecisionQuery
 	var output string
@@ -82,30 +113,9 @@ like OPA decision-log events.`,
   sluice audit decisions --limit 20 -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.CheckFormat(output, cli.FormatTable, cli.FormatJSON); err != nil {
-				return err
-			}
-			since, err := sinceFlag(q.Since)
-			if err != nil {
-				return err
-			}
-			if err := checkLimit(q.Limit); err != nil {
-				return err
-			}
-			q.Since = since
-			conn, err := cf.connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			entries, err := conn.Decisions(conn.ctx, q)
-			if err != nil {
-				return conn.fail(err)
-			}
-			if output == cli.FormatJSON {
-				return cli.WriteJSON(cmd.OutOrStdout(), map[string]any{"items": entries})
-			}
-			return writeDecisionLog(cmd.OutOrStdout(), entries)
+			return listLog(cmd, cf, output, &q.Since, q.Limit, func(c *connection) ([]client.DecisionEntry, error) {
+				return c.Decisions(c.ctx, q)
+			}, writeDecisionLog)
 		},
 	}
 	f := cmd.Flags()
@@ -163,30 +173,9 @@ denied (the role was missing; the detail names the role needed) or error.`,
   sluice audit admin --actor ci-deploy -o json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.CheckFormat(output, cli.FormatTable, cli.FormatJSON); err != nil {
-				return err
-			}
-			since, err := sinceFlag(q.Since)
-			if err != nil {
-				return err
-			}
-			if err := checkLimit(q.Limit); err != nil {
-				return err
-			}
-			q.Since = since
-			conn, err := cf.connect(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			entries, err := conn.Audit(conn.ctx, q)
-			if err != nil {
-				return conn.fail(err)
-			}
-			if output == cli.FormatJSON {
-				return cli.WriteJSON(cmd.OutOrStdout(), map[string]any{"items": entries})
-			}
-			return writeAuditLog(cmd.OutOrStdout(), entries)
+			return listLog(cmd, cf, output, &q.Since, q.Limit, func(c *connection) ([]client.AuditEntry, error) {
+				return c.Audit(c.ctx, q)
+			}, writeAuditLog)
 		},
 	}
 	f := cmd.Flags()
