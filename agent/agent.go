@@ -135,10 +135,12 @@ func (a *Agent) wake() { signal(a.wakeCh) }
 // stops the running install or download (a download keeps its partial
 // file, a verified APK is kept) and returns within ShutdownTimeout.
 func (a *Agent) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The goroutines below end with ctx: cancel before waiting for them,
+	// whatever makes Run return.
 	var bg sync.WaitGroup
 	defer bg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	promptErr := make(chan error, 1)
 	if a.prompt != nil {
 		bg.Add(1)
