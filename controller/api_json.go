@@ -77,6 +77,8 @@ func statusOf(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Message: userMessage(err)}
 	case errors.Is(err, ErrInvalid):
 		return &apiError{Status: http.StatusBadRequest, Message: userMessage(err)}
+	case errors.Is(err, ErrNotReady):
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "the controller is not ready yet (its catalog is still loading); try again shortly"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{Status: http.StatusServiceUnavailable, Message: "the controller did not answer in time; try again"}
 	}

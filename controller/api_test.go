@@ -1,11 +1,15 @@
 package controller
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluice-mdm/sluice/manifest"
+	"github.com/sluice-mdm/sluice/policy"
 )
 
 func TestAPIRoutingAnswersJSON(t *testing.T) {
@@ -87,6 +91,52 @@ func TestNewAPIRefusesBadConfig(t *testing.T) {
 			_, err := NewAPI(tc.cfg)
 			if diff := cmp.Diff(tc.want, errorText(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// notReadyDecider is a Decider whose catalog is not loaded yet, as the
+// reconciler is between start and its first catalog.
+type notReadyDecider struct{ Decider }
+
+func (notReadyDecider) Ready() bool { return false }
+
+func (notReadyDecider) DecideFor(context.Context, policy.Device, string) (policy.Decision, error) {
+	return policy.Decision{}, ErrNotReady
+}
+
+func (notReadyDecider) DryRun(context.Context, *manifest.Set, []ObjectRef) (*Impact, error) {
+	return nil, ErrNotReady
+}
+
+func (notReadyDecider) Explain(context.Context, string, string) (*Explanation, error) {
+	return nil, ErrNotReady
+}
+
+func TestAPIAnswersNotReadyWith503(t *testing.T) {
+	h := newAPIHarness(t, func(c *APIConfig) { c.Decider = notReadyDecider{c.Decider} })
+	h.putDevice("till-1", map[string]string{"store": "berlin-01"}, nil)
+	type answer struct {
+		Status int
+		Error  string
+	}
+	tests := []struct {
+		name         string
+		role         Role
+		method, path string
+		ct, body     string
+	}{
+		{"version check", "", "GET", "/api/v1/version/check?app_id=com.example.pos&version_code=100", "", ""},
+		{"apply", RoleOperator, "POST", "/api/v1/apply", "application/yaml", berlinGroupYAML},
+		{"explain", RoleOperator, "GET", "/api/v1/devices/till-1/explain", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := h.request(tc.method, tc.path, h.tokens[tc.role], tc.ct, []byte(tc.body))
+			want := answer{503, "the controller is not ready yet (its catalog is still loading); try again shortly"}
+			if diff := cmp.Diff(want, answer{a.Status, a.errorText()}); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
 			}
 		})
 	}
