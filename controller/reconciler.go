@@ -100,6 +100,7 @@ type Reconciler struct {
 	inv   *inventory
 	dirs  *directiveCache
 	queue *workQueue
+	locks *deviceLocks
 	seen  *eventIDs
 
 	ready   chan struct{}
@@ -152,6 +153,7 @@ func NewReconciler(cfg ReconcilerConfig) (*Reconciler, error) {
 	}
 	r.inv = newInventory(r.metrics)
 	r.dirs = newDirectiveCache()
+	r.locks = newDeviceLocks()
 	r.queue = newWorkQueue(func(n int) { r.metrics.ReconcileQueue.Set(float64(n)) })
 	return r, nil
 }

@@ -55,7 +55,10 @@ func (f *recFixture) start(cfg ReconcilerConfig) *Reconciler {
 	if cfg.Store == nil {
 		cfg.Store = openTestStore(f.t, nc, f.clock)
 	}
-	cfg.Conn, cfg.Signer, cfg.Now = nc, f.signer, f.clock.Now
+	cfg.Conn, cfg.Signer = nc, f.signer
+	if cfg.Now == nil {
+		cfg.Now = f.clock.Now
+	}
 	r, err := NewReconciler(cfg)
 	if err != nil {
 		f.t.Fatal(err)

@@ -30,6 +30,11 @@ const maxIssueAttempts = 8
 // expiry, or minSeq asks for a sequence above the stored one. It returns
 // the device's current directive (nil for a device not in the inventory).
 func (r *Reconciler) reconcile(ctx context.Context, id string, minSeq uint64) (*issued, error) {
+	unlock, err := r.locks.lock(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	snap, err := r.current()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package controller
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // workQueue is the reconciler's queue of device ids. A device is queued at
 // most once however many changes touch it before a worker takes it, and a
@@ -128,5 +131,49 @@ func (q *workQueue) discard() int {
 func (q *workQueue) report() {
 	if q.onLen != nil {
 		q.onLen(len(q.items) - q.head)
+	}
+}
+
+// deviceLocks serializes the evaluations of one device in this process:
+// the queue never hands a device to two workers, but a sync request
+// evaluates outside it, and two evaluations racing on one directive would
+// both log the decisions they change.
+type deviceLocks struct {
+	mu    sync.Mutex
+	locks map[string]*deviceLock
+}
+
+type deviceLock struct {
+	ch    chan struct{} // holds a token while the device is locked
+	users int           // holders and waiters
+}
+
+func newDeviceLocks() *deviceLocks {
+	return &deviceLocks{locks: make(map[string]*deviceLock)}
+}
+
+// lock waits until id is free or ctx ends, and returns the unlock.
+func (l *deviceLocks) lock(ctx context.Context, id string) (unlock func(), err error) {
+	l.mu.Lock()
+	dl := l.locks[id]
+	if dl == nil {
+		dl = &deviceLock{ch: make(chan struct{}, 1)}
+		l.locks[id] = dl
+	}
+	dl.users++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if dl.users--; dl.users == 0 {
+			delete(l.locks, id)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case dl.ch <- struct{}{}:
+		return func() { <-dl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -471,4 +473,67 @@ func directiveRevision(t *testing.T, f *recFixture, id string) uint64 {
 		return 0
 	}
 	return d.Decisions[0].Policy.Revision
+}
+
+// A device evaluated at once by a worker and by a sync request (an agent
+// that reports and asks for its directive on connect) must not have its
+// changed decision logged twice: the decision log holds each decision the
+// device was given, once, and nothing it was not given.
+func TestConcurrentEvaluationsOfOneDeviceLogEachChangedDecisionOnce(t *testing.T) {
+	f := newRecFixture(t)
+	start := f.clock.Now().Add(time.Hour)
+	f.seed(appPOS, "pos-stable", "berlin", policy.UpdatePolicy{Mode: protocol.ModeHighPriority, Effective: &policy.Effective{Start: &start}})
+	// A clock that moves on with every reading, as a real one does, so that
+	// two evaluations never share an instant (and a decision id).
+	var tick atomic.Int64
+	now := func() time.Time { return f.clock.Now().Add(time.Duration(tick.Add(1))) }
+	r := f.start(ReconcilerConfig{Now: now})
+	till1 := f.subscribe("till-1")
+	f.report(f.deviceReport("till-1", "berlin", appPOS))
+	first := f.nextDirective(till1, "till-1", 0)
+	if diff := cmp.Diff(protocol.ReasonOutsideEffectiveWindow, first.Decisions[0].Reasons[0].Code); diff != "" {
+		t.Fatalf("first decision (-want +got):\n%s", diff)
+	}
+	f.settle(r)
+
+	// The policy takes effect; several evaluations of the device race.
+	f.clock.Advance(2 * time.Hour)
+	const racers = 8
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for range racers {
+		wg.Go(func() {
+			<-gate
+			if _, err := r.reconcile(testCtx(t), "till-1", 0); err != nil {
+				t.Errorf("reconcile: %v", err)
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	f.settle(r)
+
+	entries, err := f.store.QueryDecisions(testCtx(t), DecisionQuery{Device: "till-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for _, e := range entries {
+		logged = append(logged, e.DecisionID)
+	}
+	rec, err := f.store.Directives().Get(testCtx(t), "till-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d protocol.Directive
+	if err := json.Unmarshal(rec.Value.Envelope.Payload, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{first.Decisions[0].DecisionID, d.Decisions[0].DecisionID}
+	if diff := cmp.Diff(want, logged); diff != "" {
+		t.Errorf("decision log of till-1 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{uint64(2), protocol.ActionInstall}, []any{d.Sequence, d.Decisions[0].Action}); diff != "" {
+		t.Errorf("stored directive (sequence, action) (-want +got):\n%s", diff)
+	}
 }
