@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +83,11 @@ func (a *Agent) installApp(ctx context.Context, dec protocol.Decision, sdk int) 
 		cause := context.Cause(ctx)
 		log.Info("update interrupted", "cause", cause)
 		a.finish(dec.App, "", errors.Is(cause, errUserCancel))
+		return
+	case errors.Is(err, errNotNow), errors.Is(err, download.ErrDiscarded):
+		// Not a failure of the decision: the state machine decides again.
+		log.Info("update deferred", "reason", err)
+		a.finish(dec.App, "", false)
 		return
 	}
 	log.Warn("update failed", "code", code, "err", err)
@@ -172,6 +178,12 @@ func (at *attempt) run(ctx context.Context, sdk int) (string, error) {
 		return code, err
 	}
 
+	// The download may have taken long: the app may have come to the
+	// foreground, a window closed or the decision changed since the
+	// attempt began. The verified file stays for the next attempt.
+	if err := at.stillWanted(ctx); err != nil {
+		return "", err
+	}
 	a.setPhase(dec.App, PhaseInstalling)
 	a.emit(dec.App, protocol.EventInstallStart, dec.DecisionID, at.params(nil))
 	err = a.cfg.Platform.Install(ctx, dest, platform.InstallOptions{Package: dec.App, AllowDowngrade: dec.AllowDowngrade})
@@ -214,4 +226,42 @@ func (at *attempt) progress(p download.Progress) {
 		params[protocol.ParamProgress] = strconv.FormatFloat(min(100, float64(p.Downloaded)*100/float64(p.Total)), 'f', 1, 64)
 	}
 	a.emit(at.dec.App, protocol.EventDownloadProgress, at.dec.DecisionID, at.params(params))
+}
+
+// errNotNow ends an attempt whose install is no longer allowed now; it is
+// not counted as a failure.
+var errNotNow = errors.New("agent: install no longer allowed now")
+
+// stillWanted senses the device again and evaluates the app's current
+// decision: the install goes ahead only if that decision still targets the
+// downloaded file and the state machine still says install.
+func (at *attempt) stillWanted(ctx context.Context) error {
+	a, dec := at.a, at.dec
+	a.sense(ctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var cur protocol.Decision
+	ok := false
+	if a.directive != nil {
+		cur, ok = a.directive.Decision(dec.App)
+	}
+	if !ok || !sameTarget(cur.Target, dec.Target) || cur.AllowDowngrade != dec.AllowDowngrade {
+		return fmt.Errorf("%w: the decision about %s changed", errNotNow, dec.App)
+	}
+	var inst *protocol.InstalledApp
+	if ia, found := a.installed[dec.App]; found {
+		inst = &ia
+	}
+	userRequested := false
+	if r := a.apps[dec.App]; r != nil {
+		userRequested = r.userRequested
+	}
+	res := state.Evaluate(state.Input{
+		Decision: cur, Installed: inst, Device: a.devState, Location: a.loc, Now: a.cfg.Now(),
+		Retry: a.retries[dec.App], RetryBudget: a.cfg.RetryBudget, UserRequested: userRequested,
+	})
+	if res.Do != state.DoInstall {
+		return fmt.Errorf("%w: %s", errNotNow, res.Describe())
+	}
+	return nil
 }
