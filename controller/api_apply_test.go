@@ -379,3 +379,44 @@ func TestApplySeveralFilesAsMultipart(t *testing.T) {
 		})
 	}
 }
+
+// An operator must not start, widen or lift an admin's forced or pinned
+// update by way of its assignment either.
+func TestApplyAssignmentOfPrivilegedPolicyNeedsAdmin(t *testing.T) {
+	h := newAPIHarness(t)
+	h.seedPOS()
+	forced := strings.Replace(posPolicyYAML, "mode: highPriority", "mode: highPriority\n  force: true", 1)
+	plain := strings.Replace(posPolicyYAML, "pos-stable", "pos-plain", 1)
+	h.applyYAML(RoleAdmin, docs(forced, plain, strings.Replace(berlinGroupYAML, "berlin", "hamburg", 2)))
+	hamburg := strings.Replace(posAssignmentYAML, "pos-berlin", "pos-hamburg", 1)
+	hamburg = strings.Replace(hamburg, "[berlin]", "[hamburg]", 1)
+	tests := []struct {
+		name string
+		role Role
+		body string
+		want int
+	}{
+		{"operator reapplies the forced policy's assignment unchanged", RoleOperator, posAssignmentYAML, 200},
+		{"operator assigns the forced policy to another group", RoleOperator, hamburg, 403},
+		{"operator widens the forced policy's assignment", RoleOperator, strings.Replace(posAssignmentYAML, "[berlin]", "[berlin, hamburg]", 1), 403},
+		{"operator points the forced policy's assignment elsewhere", RoleOperator, strings.Replace(posAssignmentYAML, "policy: pos-stable", "policy: pos-plain", 1), 403},
+		{"operator assigns a plain policy", RoleOperator, strings.Replace(hamburg, "policy: pos-stable", "policy: pos-plain", 1), 200},
+		{"admin assigns the forced policy to another group", RoleAdmin, strings.Replace(strings.Replace(hamburg, "pos-hamburg", "pos-hamburg-2", 1), "priority: 10", "priority: 20", 1), 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := h.as(tc.role, "POST", "/api/v1/apply", "application/yaml", []byte(tc.body))
+			if a.Status != tc.want {
+				t.Errorf("status %d, want %d: %s", a.Status, tc.want, a.Body)
+			}
+		})
+	}
+	var denied []string
+	for _, e := range h.auditEntries(AuditDenied) {
+		denied = append(denied, fmt.Sprintf("%s %s %s %s", e.Actor, e.Action, e.Kind, e.Name))
+	}
+	want := []string{"operator-token apply assignment pos-hamburg", "operator-token apply assignment pos-berlin", "operator-token apply assignment pos-berlin"}
+	if diff := cmp.Diff(want, denied); diff != "" {
+		t.Errorf("denials audited (-want +got):\n%s", diff)
+	}
+}

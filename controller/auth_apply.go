@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -56,7 +59,8 @@ func privilegedChanges(old *policy.UpdatePolicy, p policy.UpdatePolicy) []string
 
 // authorizeApply checks the caller's role against every object of an
 // apply: rules need superadmin, policies with privileged fields (set,
-// changed or removed) need admin, the rest operator (checked by the route).
+// changed or removed) and new or changed assignments of such policies need
+// admin, the rest operator (checked by the route).
 // Each refused object is audited; the answer names the first.
 func (a *API) authorizeApply(r *http.Request, set *manifest.Set, st *stored) error {
 	var first error
@@ -75,6 +79,44 @@ func (a *API) authorizeApply(r *http.Request, set *manifest.Set, st *stored) err
 		}
 		if fields := privilegedChanges(old, p.Spec); len(fields) > 0 {
 			deny(permPrivileged, fmt.Sprintf("UpdatePolicy %q with %s", p.Meta.Name, strings.Join(fields, ", ")), KindPolicy, p.Meta.Name)
+		}
+	}
+	// An assignment decides where a policy applies: assigning a forced or
+	// pinned policy, widening, narrowing or re-pointing its assignment
+	// would start, spread or lift an admin's update.
+	privileged := func(name string) []string {
+		var fields []string
+		for _, p := range set.Policies {
+			if p.Meta.Name == name {
+				fields = slices.Collect(maps.Keys(privilegedFields(p.Spec)))
+			}
+		}
+		if prev, ok := st.policies[name]; ok {
+			for f := range privilegedFields(prev) {
+				if !slices.Contains(fields, f) {
+					fields = append(fields, f)
+				}
+			}
+		}
+		slices.Sort(fields)
+		return fields
+	}
+	for _, as := range set.Assignments {
+		key := storedKey(policy.KindAssignment, as.Meta.Name)
+		if data, err := json.Marshal(as.Spec); err == nil && bytes.Equal(data, st.values[key]) {
+			continue // unchanged: it decides nothing new
+		}
+		names := []string{as.Spec.Policy}
+		for _, old := range st.set.Assignments {
+			if old.Meta.Name == as.Meta.Name && old.Spec.Policy != as.Spec.Policy {
+				names = append(names, old.Spec.Policy)
+			}
+		}
+		for _, pn := range names {
+			if fields := privileged(pn); len(fields) > 0 {
+				deny(permPrivileged, fmt.Sprintf("Assignment %q of UpdatePolicy %q with %s", as.Meta.Name, pn, strings.Join(fields, ", ")), KindAssignment, as.Meta.Name)
+				break
+			}
 		}
 	}
 	return first
