@@ -201,6 +201,13 @@ func (b backend) UpdateNow(pkg string) error {
 		a.mu.Unlock()
 		return fmt.Errorf("%w: %s is already at %s", promptapi.ErrNoUpdate, pkg, r.decision.Target.VersionName)
 	}
+	// "update" answers a prompt. A silent install or a postponement is
+	// the controller's to time: the app cannot lift its constraints or cut
+	// its postponement short.
+	if act := r.decision.Action; act != protocol.ActionPrompt && act != protocol.ActionForce {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: the decision about %s is %s, not a prompt", promptapi.ErrNoUpdate, pkg, act)
+	}
 	r.userRequested, r.userCancelled = true, false
 	a.mu.Unlock()
 	a.wake()

@@ -12,8 +12,10 @@
 // data directory, so a restart does not reset them); "later" hides it for a
 // day divided by that frequency, at most until local midnight. A forced
 // prompt (action force, a prompt that is not closable, or forceAfter
-// passed) shows on every call and cannot be put off. "update" starts the
-// download and install at once, with no constraints: the user asked.
+// passed) shows on every call and cannot be put off. "update" answers a
+// prompt or forced decision: it starts the download and install at once,
+// with no constraints, since the user asked; for any other decision (a
+// silent install, a postponement) it is refused with 409.
 // "cancel" stops a running download and keeps the partial file.
 //
 // Every call produces the matching event (UpdateCheck, UpdateDialogShow,
