@@ -370,9 +370,17 @@ func (r *Reconciler) affected(old, cur *snapshot, batch []catalogChange) []strin
 				}
 			}
 		case KindAssignment:
+			// Also an assignment left out of the index: one that ties
+			// takes the other out with it, and removing it brings the
+			// other back.
 			for _, s := range []*snapshot{old, cur} {
 				if a, ok := s.indexed[cc.name]; ok {
 					touched[a.App] = true
+				}
+				if a, ok := s.d.assignments[cc.name]; ok {
+					if p, ok := s.d.policies[a.Policy]; ok {
+						touched[p.Value.App] = true
+					}
 				}
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sluice-mdm/sluice/fleet"
 	"github.com/sluice-mdm/sluice/policy"
 	"github.com/sluice-mdm/sluice/protocol"
 )
@@ -535,5 +536,38 @@ func TestConcurrentEvaluationsOfOneDeviceLogEachChangedDecisionOnce(t *testing.T
 	}
 	if diff := cmp.Diff([]any{uint64(2), protocol.ActionInstall}, []any{d.Sequence, d.Decisions[0].Action}); diff != "" {
 		t.Errorf("stored directive (sequence, action) (-want +got):\n%s", diff)
+	}
+}
+
+// An assignment that ties with another (written by a second replica
+// before either saw the other) takes both out of the index until one is
+// removed; the devices they governed are re-evaluated both times, although
+// the tied assignment itself never enters the index.
+func TestTiedAssignmentReachesTheDevicesOfTheOneItTiesWith(t *testing.T) {
+	f := newRecFixture(t)
+	pol := f.seed(appPOS, "pos-stable", "berlin", policy.UpdatePolicy{Mode: protocol.ModeHighPriority})
+	r := f.start(ReconcilerConfig{})
+	till1 := f.subscribe("till-1")
+	f.report(f.deviceReport("till-1", "berlin", appPOS))
+	f.nextDirective(till1, "till-1", 0)
+	f.settle(r)
+
+	tie, err := f.store.Assignments().Put(testCtx(t), "pos-tie", fleet.Assignment{Policy: "pos-stable", Groups: []string{"berlin"}, Priority: 10}, CreateOnly, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.nextDirective(till1, "till-1", 1)
+	if diff := cmp.Diff([]brief{{App: appPOS, Action: protocol.ActionNone, Reason: protocol.ReasonNoPolicy}}, briefs(d.Decisions)); diff != "" {
+		t.Errorf("till-1 while the assignments tie (-want +got):\n%s", diff)
+	}
+	f.settle(r)
+
+	if err := f.store.Assignments().Delete(testCtx(t), "pos-tie", tie.Revision); err != nil {
+		t.Fatal(err)
+	}
+	d = f.nextDirective(till1, "till-1", 2)
+	want := []brief{{App: appPOS, Action: protocol.ActionInstall, Target: 200, Reason: protocol.ReasonUpdateAvailable, Policy: "pos-stable", Rev: pol.Revision}}
+	if diff := cmp.Diff(want, briefs(d.Decisions)); diff != "" {
+		t.Errorf("till-1 once the tie is removed (-want +got):\n%s", diff)
 	}
 }
