@@ -33,7 +33,7 @@ type PromptAnswer struct {
 	VersionName  string `json:"versionName,omitempty"`
 	VersionCode  int64  `json:"versionCode,omitempty"`
 	// Reason says why no prompt shows (NO_PROMPT, UP_TO_DATE,
-	// DAILY_LIMIT_REACHED, HIDDEN_BY_USER).
+	// VERSION_DOWNGRADE, DAILY_LIMIT_REACHED, HIDDEN_BY_USER).
 	Reason string `json:"reason,omitempty"`
 	// NextShow is when a prompt held back may show again.
 	NextShow time.Time `json:"nextShow,omitzero"`
@@ -81,6 +81,11 @@ func PromptNow(dec protocol.Decision, installed *protocol.InstalledApp, rec Prom
 	}
 	if installed != nil && installed.VersionCode == dec.Target.VersionCode {
 		return PromptAnswer{Reason: ReasonUpToDate}
+	}
+	// A prompt, forced or not, for a version the install would refuse as a
+	// downgrade could never be satisfied: a forced one would lock the app.
+	if installed != nil && installed.VersionCode > dec.Target.VersionCode && !dec.AllowDowngrade {
+		return PromptAnswer{Reason: ReasonDowngrade}
 	}
 	p := dec.Prompt
 	if p == nil {

@@ -79,6 +79,12 @@ func TestPromptLaterAndForce(t *testing.T) {
 		{"force action", decision(func(d *protocol.Decision) { d.Action = protocol.ActionForce }), now, PromptAnswer{Show: true, Forced: true, Button: "updateApp", VersionName: "2.0.0", VersionCode: 200}},
 		{"install action has no prompt", decision(), now, PromptAnswer{Reason: ReasonNoPrompt}},
 		{"up to date", decision(func(d *protocol.Decision) { d.Action = protocol.ActionPrompt; d.Target.VersionCode = 100 }), now, PromptAnswer{Reason: ReasonUpToDate}},
+		{"installed newer than the target: no forced prompt that cannot install", decision(func(d *protocol.Decision) {
+			d.Action, d.Target.VersionCode = protocol.ActionForce, 50
+		}), now, PromptAnswer{Reason: ReasonDowngrade}},
+		{"a pinned downgrade with allowDowngrade still prompts", decision(func(d *protocol.Decision) {
+			d.Action, d.Target.VersionCode, d.AllowDowngrade = protocol.ActionForce, 50, true
+		}), now, PromptAnswer{Show: true, Forced: true, Button: "updateApp", VersionName: "2.0.0", VersionCode: 50}},
 		{"new decision resets the record", decision(func(d *protocol.Decision) {
 			d.Action, d.DecisionID = protocol.ActionPrompt, "d9"
 			d.Prompt = &protocol.Prompt{Closable: true}
