@@ -233,7 +233,7 @@ func (s *Server) prompt(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if pkg, ok := pkgOf(w, r); ok {
-			s.getPrompt(w, pkg)
+			s.getPrompt(w, pkg, r.Method == http.MethodGet)
 		}
 	case http.MethodPost:
 		if pkg, ok := pkgOf(w, r); ok {
@@ -271,7 +271,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 // versionInfo is the zz_version_info parameter: "2.0.0 (200)".
 func versionInfo(name string, code int64) string { return fmt.Sprintf("%s (%d)", name, code) }
 
-func (s *Server) getPrompt(w http.ResponseWriter, pkg string) {
+// getPrompt answers whether the prompt shows now. Only a GET (record set)
+// is a check and a show; a HEAD answers alike without using up a show.
+func (s *Server) getPrompt(w http.ResponseWriter, pkg string, record bool) {
 	be := s.cfg.Backend
 	dec, installed, err := be.App(pkg)
 	if err != nil && !errors.Is(err, ErrNoDecision) {
@@ -285,6 +287,10 @@ func (s *Server) getPrompt(w http.ResponseWriter, pkg string) {
 	ans := state.PromptAnswer{Reason: state.ReasonNoPrompt}
 	if err == nil {
 		ans = state.PromptNow(dec, installed, s.store.get(pkg), loc, now)
+	}
+	if !record {
+		writeJSON(w, http.StatusOK, ans)
+		return
 	}
 	check := map[string]string{protocol.ParamUpdateType: updateType(dec, ans)}
 	if ans.VersionName != "" {

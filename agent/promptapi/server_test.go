@@ -318,3 +318,28 @@ func TestUnixSocketAndAddressChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadDoesNotUseUpAShow: HEAD answers like GET but is not a show: it
+// neither counts against dailyFrequency nor produces events.
+func TestHeadDoesNotUseUpAShow(t *testing.T) {
+	loc := berlin(t)
+	be := &backend{dec: map[string]protocol.Decision{pkg: promptDecision()}, installed: &protocol.InstalledApp{VersionCode: 100}, loc: loc}
+	f := start(t, be, t.TempDir(), time.Date(2026, 5, 2, 10, 0, 0, 0, loc))
+	if c, _ := f.do(t, http.MethodHead, "/v1/apps/"+pkg+"/prompt", ""); c != http.StatusOK {
+		t.Fatalf("HEAD: status %d, want 200", c)
+	}
+	if diff := cmp.Diff([]string(nil), be.takeEvents()); diff != "" {
+		t.Errorf("events of HEAD (-want +got):\n%s", diff)
+	}
+	_, body := f.do(t, http.MethodGet, "/v1/apps/"+pkg+"/prompt", "")
+	var ans struct {
+		Show   bool   `json:"show"`
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if !ans.Show {
+		t.Errorf("GET after HEAD: %s; want the day's one show", body)
+	}
+}
