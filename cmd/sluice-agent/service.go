@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kardianos/service"
@@ -78,8 +81,27 @@ func serviceConfig(args []string) *service.Config {
 	}
 }
 
+// runWait is what the service run waits for after Start: a stop signal,
+// or the agent ending on its own. In the second case Stop returns the
+// agent's error and the process exits non-zero, so the service manager
+// restarts it instead of keeping a process that enforces nothing.
+func (p *program) runWait() func() {
+	return func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+		case <-p.done:
+		}
+	}
+}
+
 func runAsService(r *resolved, logw io.Writer) error {
-	s, err := service.New(&program{r: r, logw: logw}, serviceConfig(nil))
+	p := &program{r: r, logw: logw}
+	cfg := serviceConfig(nil)
+	cfg.Option["RunWait"] = p.runWait()
+	s, err := service.New(p, cfg)
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
