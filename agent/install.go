@@ -18,8 +18,9 @@ import (
 
 // Failure codes the agent adds to those of download, apk and platform.
 const (
-	CodeInstallError = "INSTALL_ERROR" // the platform could not try the install
-	CodeLocalError   = "LOCAL_ERROR"   // a local file system failure
+	CodeInstallError = "INSTALL_ERROR"       // the platform could not try the install
+	CodeLocalError   = "LOCAL_ERROR"         // a local file system failure
+	CodeNotApplied   = "INSTALL_NOT_APPLIED" // the platform said installed, the version did not change
 )
 
 func (a *Agent) setPhase(app, phase string) {
@@ -195,6 +196,13 @@ func (at *attempt) run(ctx context.Context, sdk int) (string, error) {
 			return ie.Reason(), err
 		}
 		return CodeInstallError, err
+	}
+	// A package manager may accept an install it does not apply; counted
+	// as a failure, it uses the retry budget instead of looping.
+	if inst, ierr := a.cfg.Platform.Installed(ctx); ierr == nil {
+		if got, ok := inst[dec.App]; !ok || got.VersionCode != dec.Target.VersionCode {
+			return CodeNotApplied, fmt.Errorf("install of %s reported success, but versionCode %d is installed, not %d", dec.App, got.VersionCode, dec.Target.VersionCode)
+		}
 	}
 	if rerr := os.Remove(dest); rerr != nil {
 		a.log.Warn("remove installed apk", "app", dec.App, "err", rerr)
