@@ -40,6 +40,12 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$$budget $$pkg; \
 	done
 
+# The README's first command: a controller and simulated tills in one
+# process, playing a story of updates (see `sluice demo --help`); pass
+# flags with DEMO_FLAGS, such as DEMO_FLAGS=--keep.
+demo:
+	$(GO) run ./cmd/sluice demo $(DEMO_FLAGS)
+
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
