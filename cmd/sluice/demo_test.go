@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,7 +29,7 @@ func TestDemo(t *testing.T) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR2)
 	signal.Stop(sig)
-	baseline := runtime.NumGoroutine()
+	baseline, _ := sandbox.Goroutines()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
 	code := run([]string{"demo", "--speed", "20"}, &stdout, &stderr)
@@ -103,11 +102,12 @@ func TestDemo(t *testing.T) {
 	}
 
 	err := sandbox.WaitFor(context.Background(), 15*time.Second, "the demo's goroutines to end", func() (bool, error) {
-		return runtime.NumGoroutine() <= baseline, nil
+		n, _ := sandbox.Goroutines()
+		return n <= baseline, nil
 	})
 	if err != nil {
-		buf := make([]byte, 1<<20)
-		t.Errorf("%v: %d goroutines, %d before:\n%s", err, runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		n, stacks := sandbox.Goroutines()
+		t.Errorf("%v: %d goroutines, %d before:\n%s", err, n, baseline, stacks)
 	}
 }
 
