@@ -365,18 +365,27 @@ func (s *Server) postPrompt(w http.ResponseWriter, r *http.Request, pkg string) 
 		return
 	}
 	switch body.Action {
-	case ActionUpdate:
-		err = be.UpdateNow(pkg)
-	case ActionLater:
-		err = s.later(pkg, d)
-	case ActionCancel:
-		err = be.Cancel(pkg)
+	case ActionUpdate, ActionLater, ActionCancel:
 	default:
 		writeError(w, http.StatusBadRequest, &apiError{
 			Message: fmt.Sprintf("action: %q is not one of %s, %s, %s", body.Action, ActionUpdate, ActionLater, ActionCancel),
 			Field:   "action", Value: body.Action,
 		})
 		return
+	}
+	click := func() {
+		be.Emit(pkg, protocol.EventUpdateButtonClick, d.DecisionID, map[string]string{protocol.ParamButtonAction: body.Action})
+	}
+	switch body.Action {
+	case ActionUpdate:
+		// The click is recorded before the update starts: the download
+		// reports its own events, which must follow it in the stream.
+		click()
+		err = be.UpdateNow(pkg)
+	case ActionLater:
+		err = s.later(pkg, d)
+	case ActionCancel:
+		err = be.Cancel(pkg)
 	}
 	if err != nil {
 		var fe *forcedError
@@ -390,7 +399,9 @@ func (s *Server) postPrompt(w http.ResponseWriter, r *http.Request, pkg string) 
 		}
 		return
 	}
-	be.Emit(pkg, protocol.EventUpdateButtonClick, d.DecisionID, map[string]string{protocol.ParamButtonAction: body.Action})
+	if body.Action != ActionUpdate {
+		click()
+	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"action": body.Action, "app": pkg})
 }
 
