@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-mdm/sluice/internal/errtree"
 	"github.com/sluice-mdm/sluice/policy"
 )
 
@@ -49,23 +50,7 @@ func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 // Errors lists the *Error values inside err (as returned by [Parse],
 // [LoadFiles] and [Set.Validate]), in order.
 func Errors(err error) []*Error {
-	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *Error:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
+	return errtree.Collect[*Error](err)
 }
 
 // report collects the errors of one object (or document).

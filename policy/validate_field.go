@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-mdm/sluice/internal/errtree"
 )
 
 // ErrInvalidField is wrapped by every [FieldError], so that callers can tell
@@ -70,23 +72,7 @@ func (e *FieldError) Unwrap() error { return ErrInvalidField }
 // *FieldError, a join of them (as returned by the Validate methods), or
 // wrap them. It returns nil when err holds none.
 func FieldErrors(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(err error) {
-		switch e := err.(type) {
-		case nil:
-		case *FieldError:
-			out = append(out, e)
-		case interface{ Unwrap() []error }:
-			for _, inner := range e.Unwrap() {
-				walk(inner)
-			}
-		case interface{ Unwrap() error }:
-			walk(e.Unwrap())
-		}
-	}
-	walk(err)
-	return out
+	return errtree.Collect[*FieldError](err)
 }
 
 // QuoteValue renders a value the way [FieldError.Value] shows it: strings
