@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func (a *Agent) saveDirective(env *protocol.Envelope, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("encode directive: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(a.cfg.DataDir, directiveFile), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(a.cfg.DataDir, directiveFile), b, 0o600); err != nil {
 		return fmt.Errorf("store directive: %w", err)
 	}
 	return nil
@@ -164,35 +165,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-// writeFileAtomic writes b to path through a synced temporary file renamed
-// into place, then syncs the directory, so a crash leaves either the old or
-// the new content.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

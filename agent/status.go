@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -288,7 +289,7 @@ func (a *Agent) setRetry(app string, r state.Retry) {
 	b, err := json.Marshal(a.retries)
 	a.mu.Unlock()
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(a.cfg.DataDir, retriesFile), b)
+		err = atomicfile.Write(filepath.Join(a.cfg.DataDir, retriesFile), b, 0o600)
 	}
 	if err != nil {
 		a.log.Error("store retry records", "app", app, "err", err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"hash"
 	"io"
 	"io/fs"
@@ -171,7 +172,7 @@ func (p *partial) checkpoint(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("marshal metadata: %w", err)
 	}
-	return writeAtomic(p.dir, metaPath(p.dir, p.key), data)
+	return atomicfile.Write(metaPath(p.dir, p.key), data, 0o600)
 }
 
 // sum returns the hex SHA-256 of the bytes written so far.
@@ -209,7 +210,7 @@ func (p *partial) move(dest string) error {
 // cleanup closes the moved partial and removes its metadata.
 func (p *partial) cleanup(dest string) error {
 	p.f.Close()
-	if err := syncDir(filepath.Dir(dest)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(dest)); err != nil {
 		return err
 	}
 	return removeFiles(p.dir, p.key)
@@ -279,50 +280,13 @@ func removeFiles(dir, key string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove partial: %w", err)
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // removeTemps deletes metadata temporary files a crash may have left.
 func removeTemps(dir, key string) {
-	names, _ := filepath.Glob(filepath.Join(dir, key+".json.*.tmp"))
+	names, _ := filepath.Glob(atomicfile.TempPattern(metaPath(dir, key)))
 	for _, n := range names {
 		os.Remove(n)
 	}
-}
-
-// writeAtomic replaces name with data: write a temporary file in dir, sync
-// it, rename it over name, sync dir.
-func writeAtomic(dir, name string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), name)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", name, werr)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes renames and removals in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }

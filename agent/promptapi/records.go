@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -49,31 +50,9 @@ func (st *recordStore) put(pkg string, rec state.PromptRecord) error {
 	if err != nil {
 		return fmt.Errorf("promptapi: encode prompt records: %w", err)
 	}
-	if err := writeFileAtomic(st.path, b); err != nil {
+	if err := atomicfile.Write(st.path, b, 0o600); err != nil {
 		return fmt.Errorf("promptapi: save prompt records: %w", err)
 	}
 	st.recs = next
 	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,7 +89,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 	}
 	for _, de := range des {
 		name := de.Name()
-		if strings.HasPrefix(name, ".tmp-") {
+		if strings.HasPrefix(name, atomicfile.TempPrefix) {
 			_ = os.Remove(filepath.Join(dir, name)) // an interrupted write
 			continue
 		}
@@ -144,7 +145,7 @@ func (s *Spool) Append(subject, id string, data []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq := s.next
-	if err := writeFileAtomic(s.path(seq), b); err != nil {
+	if err := atomicfile.Write(s.path(seq), b, 0o600); err != nil {
 		return fmt.Errorf("spool: append %s: %w", subject, err)
 	}
 	s.next++
@@ -162,7 +163,7 @@ func (s *Spool) Append(subject, id string, data []byte) error {
 	}
 	if dropped > 0 {
 		s.dropped += dropped
-		if err := writeFileAtomic(filepath.Join(s.dir, droppedFile), []byte(strconv.FormatUint(s.dropped, 10))); err != nil {
+		if err := atomicfile.Write(filepath.Join(s.dir, droppedFile), []byte(strconv.FormatUint(s.dropped, 10)), 0o600); err != nil {
 			return fmt.Errorf("spool: record dropped count: %w", err)
 		}
 	}
@@ -260,38 +261,4 @@ func (s *Spool) Dropped() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dropped
-}
-
-// writeFileAtomic writes b to path through a synced temporary file renamed
-// into place, then syncs the directory.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

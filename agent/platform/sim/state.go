@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-mdm/sluice/agent/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -71,42 +72,8 @@ func writeState(dir string, st state) error {
 	if err != nil {
 		return fmt.Errorf("sim: write state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), append(b, '\n'))
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory,
-// syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("sim: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sim: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sim: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("sim: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("sim: write %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sim: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sim: sync %s: %w", dir, err)
+	if err := atomicfile.Write(filepath.Join(dir, stateFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("sim: %w", err)
 	}
 	return nil
 }
