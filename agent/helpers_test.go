@@ -325,3 +325,44 @@ func appStatus(a *Agent, app string) AppStatus {
 var cmpIgnoreTime = cmp.FilterPath(func(p cmp.Path) bool {
 	return p.Last().String() == ".UpdatedState"
 }, cmp.Ignore())
+
+// steppedAgent is an agent that is never Run: a test drives its steps
+// itself (sense, accept a directive, step), so it controls what happens
+// between them. Its directives are signed with a key of the test's own.
+type steppedAgent struct {
+	*Agent
+	jobs *jobs
+	priv ed25519.PrivateKey
+	clk  *clock
+	t    *testing.T
+}
+
+func newSteppedAgent(t *testing.T, ctx context.Context, dev *sim.Device, clk *clock) *steppedAgent {
+	t.Helper()
+	priv, err := protocol.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(baseConfig(t, "nats://127.0.0.1:1", t.TempDir(), []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, dev, clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &steppedAgent{Agent: a, jobs: newJobs(), priv: priv, clk: clk, t: t}
+	t.Cleanup(func() { s.jobs.stop(5*time.Second, a.log) })
+	a.refreshInfo(ctx)
+	a.sense(ctx)
+	return s
+}
+
+// sign signs a directive of one decision with the test's key.
+func (s *steppedAgent) sign(seq uint64, dec protocol.Decision) *protocol.Envelope {
+	s.t.Helper()
+	env, err := protocol.SignDirective(s.priv, &protocol.Directive{
+		Version: protocol.Version, DeviceID: deviceID, Sequence: seq,
+		IssuedAt: s.clk.Now(), ExpiresAt: s.clk.Now().Add(time.Hour), Decisions: []protocol.Decision{dec},
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return env
+}

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -48,30 +47,8 @@ func TestUpdateRequestAndRedecision(t *testing.T) {
 			ctx := t.Context()
 			clk := newClock()
 			dev := device(t, t.TempDir(), "foreground="+posApp)
-			priv, err := protocol.GenerateKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Never run: the test drives the agent's steps itself, so that the
-			// new directive lands between the click and the next step.
-			a, err := New(baseConfig(t, "nats://127.0.0.1:1", t.TempDir(), []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, dev, clk))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sign := func(seq uint64, dec protocol.Decision) *protocol.Envelope {
-				env, err := protocol.SignDirective(priv, &protocol.Directive{
-					Version: protocol.Version, DeviceID: deviceID, Sequence: seq,
-					IssuedAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour), Decisions: []protocol.Decision{dec},
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return env
-			}
-			j := newJobs()
-			t.Cleanup(func() { j.stop(5*time.Second, a.log) })
-			a.refreshInfo(ctx)
-			a.sense(ctx)
+			stepped := newSteppedAgent(t, ctx, dev, clk)
+			a, j, sign := stepped.Agent, stepped.jobs, stepped.sign
 			a.acceptEnvelope(sign(1, installDecision("d1", art200, prompt)), "push")
 			a.step(ctx, j)
 			if got := appStatus(a, posApp).State; got != PhasePrompting {
